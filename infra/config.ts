@@ -1,0 +1,341 @@
+// The stack's configuration as one typed, validated object.
+//
+// Pure: `parseConfig` takes the raw `clawjail:*` values (strings, as Pulumi stores them) and
+// returns a JailConfig or throws a ConfigError that lists every bad key with what is allowed.
+// `infra/index.ts` feeds it from `pulumi.Config`; the CLI and the end-to-end tests feed it from
+// a `Pulumi.<stack>.yaml` file, so all three see the same settings and the same defaults.
+
+export const CONFIG_NAMESPACE = 'clawjail';
+
+export type Runtime = 'runc' | 'runsc';
+export type RestartPolicy = 'no' | 'on-failure' | 'always' | 'unless-stopped';
+
+export interface JailConfig {
+  /** Prefix of every Docker object the stack creates (containers, networks, volumes, images). */
+  namePrefix: string;
+  /** Docker engine the stack drives ("unix:///var/run/docker.sock" or "ssh://user@host"). */
+  dockerHost: string;
+  openclawVersion: string;
+  /** Base of the cell image: Node 24 on Debian bookworm-slim. */
+  nodeBaseImage: string;
+  /** Base of the Debian-only images (clamd). */
+  debianBaseImage: string;
+  cell: CellConfig;
+  network: NetworkConfig;
+  /** Host addresses a published port may bind to besides loopback. */
+  allowedPublishAddresses: string[];
+  moat: MoatConfig;
+}
+
+/** One allowed destination besides the internet, e.g. a model server on the LAN. */
+export interface EgressException {
+  ip: string;
+  port: number;
+  proto: 'tcp' | 'udp';
+}
+
+export type BootRestore = 'systemd' | 'none';
+
+/** The cell's firewall (infra/spec/firewall.ts renders it; infra/MOAT.md explains it). */
+export interface MoatConfig {
+  /**
+   * Where Docker's embedded DNS may forward the cell's queries (port 53, udp and tcp): "auto" is
+   * the Docker host's own resolvers, read from that host at deploy time; or explicit IPv4 addresses.
+   */
+  dnsResolvers: 'auto' | string[];
+  /** Private or host destinations the cell may reach anyway; nothing else private is allowed. */
+  egressExceptions: EgressException[];
+  /** Run the firewall commands on the Docker host through `sudo -n` (an ssh user that is not root). */
+  sudo: boolean;
+  /** How the rules come back at boot: a systemd unit ordered before docker.service, or nothing. */
+  bootRestore: BootRestore;
+}
+
+export interface CellConfig {
+  memoryMb: number;
+  cpus: number;
+  pidsLimit: number;
+  tmpfsMb: number;
+  runtime: Runtime;
+  restart: RestartPolicy;
+  logMaxSizeMb: number;
+  logMaxFiles: number;
+  /** Port OpenClaw's own gateway listens on, on the cell's loopback. */
+  openclawPort: number;
+  /** Host directory bound as the workspace; empty means a named Docker volume. */
+  workspaceHostPath: string;
+}
+
+export interface NetworkConfig {
+  /** Linux name of the cell's bridge (at most 15 characters). */
+  bridgeName: string;
+  subnet: string;
+}
+
+/** The raw values: key (without namespace) to string, as `pulumi config` stores them. */
+export type RawConfig = Readonly<Record<string, string | undefined>>;
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(
+      `invalid clawjail stack configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}\n` +
+        `Set a value with: pulumi config set ${CONFIG_NAMESPACE}:<key> <value>`,
+    );
+    this.name = 'ConfigError';
+  }
+}
+
+/** Every key this stack reads, with its default; anything else under `clawjail:` is a typo. */
+export const CONFIG_DEFAULTS = {
+  namePrefix: 'clawjail',
+  dockerHost: 'unix:///var/run/docker.sock',
+  openclawVersion: '2026.9.6',
+  nodeBaseImage: 'node:24-bookworm-slim',
+  debianBaseImage: 'debian:bookworm-slim',
+  cellMemoryMb: '2048',
+  cellCpus: '1',
+  cellPidsLimit: '256',
+  cellTmpfsMb: '512',
+  cellRuntime: 'runc',
+  cellRestart: 'unless-stopped',
+  logMaxSizeMb: '10',
+  logMaxFiles: '3',
+  openclawPort: '18789',
+  workspaceHostPath: '',
+  bridgeName: 'clawjail0',
+  subnet: '172.29.77.0/24',
+  allowedPublishAddresses: '[]',
+  dnsResolvers: 'auto',
+  egressExceptions: '[]',
+  moatSudo: 'false',
+  moatBootRestore: 'systemd',
+} as const satisfies Record<string, string>;
+
+/** Keys that are secrets: read, never defaulted, never printed. */
+export const SECRET_KEYS = ['openclawToken'] as const;
+
+export type ConfigKey = keyof typeof CONFIG_DEFAULTS;
+
+const RUNTIMES: readonly Runtime[] = ['runc', 'runsc'];
+const RESTART_POLICIES: readonly RestartPolicy[] = ['no', 'on-failure', 'always', 'unless-stopped'];
+const BOOT_RESTORES: readonly BootRestore[] = ['systemd', 'none'];
+
+/** Collects problems instead of stopping at the first, so one `preview` shows them all. */
+class Reader {
+  readonly problems: string[] = [];
+  constructor(private readonly raw: RawConfig) {}
+
+  private value(key: ConfigKey): string {
+    const v = this.raw[key];
+    return v === undefined ? CONFIG_DEFAULTS[key] : v.trim();
+  }
+
+  private fail<T>(key: string, got: string, allowed: string, fallback: T): T {
+    this.problems.push(`${CONFIG_NAMESPACE}:${key} = ${JSON.stringify(got)}: ${allowed}`);
+    return fallback;
+  }
+
+  int(key: ConfigKey, min: number, max: number, unit = ''): number {
+    const v = this.value(key);
+    const n = /^\d+$/.test(v) ? Number(v) : NaN;
+    if (!Number.isSafeInteger(n) || n < min || n > max) {
+      return this.fail(key, v, `must be a whole number from ${min} to ${max}${unit}`, min);
+    }
+    return n;
+  }
+
+  decimal(key: ConfigKey, min: number, max: number): number {
+    const v = this.value(key);
+    const n = /^\d+(\.\d+)?$/.test(v) ? Number(v) : NaN;
+    if (!Number.isFinite(n) || n < min || n > max) {
+      return this.fail(key, v, `must be a number from ${min} to ${max}`, min);
+    }
+    return n;
+  }
+
+  oneOf<T extends string>(key: ConfigKey, allowed: readonly T[]): T {
+    const v = this.value(key);
+    return (allowed as readonly string[]).includes(v)
+      ? (v as T)
+      : this.fail(key, v, `must be one of ${allowed.join(', ')}`, allowed[0]);
+  }
+
+  matching(key: ConfigKey, re: RegExp, allowed: string): string {
+    const v = this.value(key);
+    return re.test(v) ? v : this.fail(key, v, allowed, CONFIG_DEFAULTS[key]);
+  }
+
+  check(key: ConfigKey, ok: (v: string) => boolean, allowed: string): string {
+    const v = this.value(key);
+    return ok(v) ? v : this.fail(key, v, allowed, CONFIG_DEFAULTS[key]);
+  }
+
+  stringList(key: ConfigKey, ok: (v: string) => boolean, allowed: string): string[] {
+    const v = this.value(key);
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(v);
+    } catch {
+      return this.fail(key, v, `must be a JSON list of strings, e.g. ["192.168.1.10"]`, []);
+    }
+    if (!Array.isArray(parsed) || !parsed.every((x): x is string => typeof x === 'string')) {
+      return this.fail(key, v, 'must be a JSON list of strings', []);
+    }
+    const bad = parsed.filter((x) => !ok(x));
+    return bad.length ? this.fail(key, v, `${bad.join(', ')}: ${allowed}`, []) : parsed;
+  }
+
+  secret(key: (typeof SECRET_KEYS)[number], ok: (v: string) => boolean, allowed: string): string {
+    const v = this.raw[key];
+    if (v === undefined || v === '') {
+      this.problems.push(
+        `${CONFIG_NAMESPACE}:${key} is required and must be a secret: ` +
+          `pulumi config set --secret ${CONFIG_NAMESPACE}:${key} "$(openssl rand -hex 32)"`,
+      );
+      return '';
+    }
+    // Never echo a secret's value back in the message.
+    if (!ok(v)) this.problems.push(`${CONFIG_NAMESPACE}:${key}: ${allowed}`);
+    return v;
+  }
+}
+
+export function isIPv4(s: string): boolean {
+  const parts = s.split('.');
+  return (
+    parts.length === 4 &&
+    parts.every((p) => /^\d{1,3}$/.test(p) && Number(p) <= 255 && (p === '0' || !p.startsWith('0')))
+  );
+}
+
+export function isIPv4Cidr(s: string): boolean {
+  const [addr, len, ...rest] = s.split('/');
+  return rest.length === 0 && isIPv4(addr) && /^\d{1,2}$/.test(len ?? '') && Number(len) <= 32;
+}
+
+/** A Docker image reference pinned by a tag other than `latest`, or by digest. */
+export function isPinnedImageRef(ref: string): boolean {
+  if (/@sha256:[0-9a-f]{64}$/.test(ref)) return true;
+  if (/^sha256:[0-9a-f]{64}$/.test(ref)) return true;
+  const lastSlash = ref.lastIndexOf('/');
+  const colon = ref.indexOf(':', lastSlash + 1);
+  if (colon < 0) return false;
+  const tag = ref.slice(colon + 1);
+  return /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/.test(tag) && tag !== 'latest';
+}
+
+const NAME_PREFIX_RE = /^[a-z][a-z0-9-]{0,23}$/;
+// The kernel limit for an interface name is 15 bytes (IFNAMSIZ - 1).
+const BRIDGE_RE = /^[a-zA-Z][a-zA-Z0-9_-]{0,14}$/;
+
+/** A DNS resolver Docker's embedded DNS can forward to: not loopback, not 0.0.0.0/8. */
+export function isResolverAddress(s: string): boolean {
+  return isIPv4(s) && !s.startsWith('127.') && !s.startsWith('0.');
+}
+
+/** "ip:port" or "ip:port/tcp" or "ip:port/udp"; the protocol defaults to tcp. */
+export function parseEgressException(s: string): EgressException | undefined {
+  const m = /^(\d{1,3}(?:\.\d{1,3}){3}):(\d{1,5})(?:\/(tcp|udp))?$/.exec(s);
+  if (!m || !isIPv4(m[1]) || m[1] === '0.0.0.0') return undefined;
+  const port = Number(m[2]);
+  if (port < 1 || port > 65535 || String(port) !== m[2]) return undefined;
+  return { ip: m[1], port, proto: (m[3] as 'tcp' | 'udp' | undefined) ?? 'tcp' };
+}
+
+function parseMoat(r: Reader, raw: RawConfig): MoatConfig {
+  const dns = (raw.dnsResolvers ?? CONFIG_DEFAULTS.dnsResolvers).trim();
+  let dnsResolvers: MoatConfig['dnsResolvers'] = 'auto';
+  if (dns !== 'auto') {
+    const before = r.problems.length;
+    dnsResolvers = r.stringList(
+      'dnsResolvers',
+      isResolverAddress,
+      'must be IPv4 addresses that are not loopback (or "auto": the Docker host\'s own resolvers)',
+    );
+    if (dnsResolvers.length === 0 && r.problems.length === before) {
+      r.problems.push(`${CONFIG_NAMESPACE}:dnsResolvers = ${JSON.stringify(dns)}: must list at least one resolver, or be "auto"`);
+    }
+  }
+  const exceptions = r.stringList(
+    'egressExceptions',
+    (v) => parseEgressException(v) !== undefined,
+    'must be "ip:port" or "ip:port/tcp" or "ip:port/udp" (IPv4, port 1-65535)',
+  );
+  const host = (raw.dockerHost ?? CONFIG_DEFAULTS.dockerHost).trim();
+  if (host.startsWith('tcp://')) {
+    r.problems.push(
+      `${CONFIG_NAMESPACE}:dockerHost = ${JSON.stringify(host)}: the moat applies its firewall through a shell on the ` +
+        'Docker host, so it must be unix:///path (this machine) or ssh://user@host',
+    );
+  }
+  return {
+    dnsResolvers,
+    egressExceptions: exceptions.map((e) => parseEgressException(e) as EgressException),
+    sudo: r.oneOf('moatSudo', ['false', 'true'] as const) === 'true',
+    bootRestore: r.oneOf('moatBootRestore', BOOT_RESTORES),
+  };
+}
+
+/** Secrets are kept apart so that nothing that prints the config can print them. */
+export interface JailSecrets {
+  openclawToken: string;
+}
+
+export interface ParseOptions {
+  /** False for tools that read a stack file without its passphrase (render, check, list). */
+  requireSecrets?: boolean;
+}
+
+export function parseConfig(
+  raw: RawConfig,
+  opts: ParseOptions = {},
+): { config: JailConfig; secrets: JailSecrets } {
+  const unknown = Object.keys(raw).filter(
+    (k) => !(k in CONFIG_DEFAULTS) && !(SECRET_KEYS as readonly string[]).includes(k),
+  );
+  const r = new Reader(raw);
+  for (const k of unknown) {
+    r.problems.push(
+      `${CONFIG_NAMESPACE}:${k} is not a setting of clawjail (known: ${[...Object.keys(CONFIG_DEFAULTS), ...SECRET_KEYS].join(', ')})`,
+    );
+  }
+  const config: JailConfig = {
+    namePrefix: r.matching('namePrefix', NAME_PREFIX_RE, 'must be 1-24 characters: a lowercase letter, then lowercase letters, digits or -'),
+    dockerHost: r.matching('dockerHost', /^(unix:\/\/\/\S+|ssh:\/\/\S+|tcp:\/\/\S+)$/, 'must be unix:///path, ssh://user@host or tcp://host:port'),
+    openclawVersion: r.matching('openclawVersion', /^\d+\.\d+\.\d+(-[0-9A-Za-z.]+)?$/, 'must be an exact version such as 2026.9.6 (no ranges, no "latest")'),
+    nodeBaseImage: r.check('nodeBaseImage', isPinnedImageRef, 'must be an image pinned by tag or digest, never latest or untagged'),
+    debianBaseImage: r.check('debianBaseImage', isPinnedImageRef, 'must be an image pinned by tag or digest, never latest or untagged'),
+    cell: {
+      // OpenClaw's gateway alone uses about 700 MiB; below 1.5 GiB it is OOM-killed under load.
+      memoryMb: r.int('cellMemoryMb', 1536, 65536, ' (MiB)'),
+      cpus: r.decimal('cellCpus', 0.1, 64),
+      // OpenClaw needs about 30 processes; fewer than 64 starves its workers.
+      pidsLimit: r.int('cellPidsLimit', 64, 4096),
+      tmpfsMb: r.int('cellTmpfsMb', 64, 8192, ' (MiB)'),
+      runtime: r.oneOf('cellRuntime', RUNTIMES),
+      restart: r.oneOf('cellRestart', RESTART_POLICIES),
+      logMaxSizeMb: r.int('logMaxSizeMb', 1, 1024, ' (MiB)'),
+      logMaxFiles: r.int('logMaxFiles', 1, 20),
+      openclawPort: r.int('openclawPort', 1024, 65535),
+      workspaceHostPath: r.check(
+        'workspaceHostPath',
+        (v) => v === '' || (v.startsWith('/') && !v.split('/').includes('..') && v !== '/'),
+        'must be empty (a named volume) or an absolute host path without ".." other than /',
+      ),
+    },
+    network: {
+      bridgeName: r.matching('bridgeName', BRIDGE_RE, 'must be a Linux interface name: 1-15 letters, digits, _ or -, starting with a letter'),
+      subnet: r.check('subnet', isIPv4Cidr, 'must be an IPv4 CIDR such as 172.29.77.0/24'),
+    },
+    allowedPublishAddresses: r.stringList('allowedPublishAddresses', isIPv4, 'must be IPv4 addresses'),
+    moat: parseMoat(r, raw),
+  };
+  const secrets: JailSecrets = {
+    openclawToken:
+      opts.requireSecrets === false && !raw.openclawToken
+        ? ''
+        : r.secret('openclawToken', (v) => v.length >= 32, 'must be at least 32 characters'),
+  };
+  if (r.problems.length) throw new ConfigError(r.problems);
+  return { config, secrets };
+}

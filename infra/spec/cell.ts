@@ -1,0 +1,93 @@
+// The Cell: the container the prisoner (OpenClaw) lives in.
+import type { JailConfig } from '../config';
+import { jailNames } from './names';
+import { cellSeccompProfileJson } from './seccomp';
+import { ROLE_LABEL, type ContainerSpec, type ImageSpec } from './types';
+
+/** uid:gid of the prisoner, the `node` user of the official Node image. */
+export const CELL_USER = '1000:1000';
+export const CELL_HOME = '/home/node';
+export const WORKSPACE_DIR = '/workspace';
+
+export function cellImageSpec(config: JailConfig): ImageSpec {
+  return {
+    name: jailNames(config).cellImage,
+    context: 'infra/images/cell',
+    dockerfile: 'infra/images/cell/Dockerfile',
+    buildArgs: { BASE_IMAGE: config.nodeBaseImage, OPENCLAW_VERSION: config.openclawVersion },
+  };
+}
+
+/** OpenClaw's own health endpoint, probed from inside the cell (the image has no curl). */
+export function cellHealthProbe(port: number): string[] {
+  const js =
+    `fetch('http://127.0.0.1:${port}/healthz')` +
+    `.then(r=>process.exit(r.ok?0:1),()=>process.exit(1))`;
+  return ['CMD', 'node', '-e', js];
+}
+
+export function cellContainerSpec(config: JailConfig): ContainerSpec {
+  const names = jailNames(config);
+  const c = config.cell;
+  // Scratch space only: everything OpenClaw writes outside the workspace is gone at the next
+  // start, so the workspace (which the warden scans) is the one place anything can persist.
+  const tmpfsOpts = (mb: number, exec: boolean) =>
+    `rw,${exec ? 'exec' : 'noexec'},nosuid,nodev,size=${mb}m,mode=1777`;
+  return {
+    name: names.cellContainer,
+    role: 'cell',
+    image: cellImageSpec(config),
+    user: CELL_USER,
+    command: [
+      'openclaw', 'gateway', '--allow-unconfigured',
+      '--bind', 'loopback', '--port', String(c.openclawPort), '--auth', 'token',
+    ],
+    env: {
+      HOME: CELL_HOME,
+      NODE_ENV: 'production',
+      NO_UPDATE_NOTIFIER: '1',
+      NPM_CONFIG_UPDATE_NOTIFIER: 'false',
+    },
+    secretEnv: { OPENCLAW_GATEWAY_TOKEN: 'openclawToken' },
+    capDrop: ['ALL'],
+    capAdd: [],
+    securityOpts: ['no-new-privileges:true'],
+    seccompProfile: cellSeccompProfileJson(),
+    readOnlyRootfs: true,
+    tmpfs: {
+      '/tmp': tmpfsOpts(c.tmpfsMb, false),
+      [CELL_HOME]: tmpfsOpts(c.tmpfsMb, false),
+    },
+    memoryMb: c.memoryMb,
+    memorySwapMb: c.memoryMb,
+    cpus: c.cpus,
+    pidsLimit: c.pidsLimit,
+    logDriver: 'json-file',
+    logOpts: { 'max-size': `${c.logMaxSizeMb}m`, 'max-file': String(c.logMaxFiles) },
+    init: true,
+    restart: c.restart,
+    healthcheck: {
+      test: cellHealthProbe(c.openclawPort),
+      intervalSeconds: 15,
+      timeoutSeconds: 5,
+      // OpenClaw is ready in about 6 s here; slow hosts and gVisor need more.
+      startPeriodSeconds: 60,
+      retries: 3,
+    },
+    mounts: [
+      {
+        type: c.workspaceHostPath ? 'bind' : 'volume',
+        source: c.workspaceHostPath || names.workspaceVolume,
+        target: WORKSPACE_DIR,
+        readOnly: false,
+      },
+    ],
+    networks: [names.cellNetwork],
+    ports: [],
+    runtime: c.runtime,
+    ipcMode: 'private',
+    labels: { [ROLE_LABEL]: 'cell', 'clawjail.stack': config.namePrefix },
+    // OpenClaw must stop gracefully: a hard kill leaves a state lease that blocks the next start.
+    stopTimeoutSeconds: 30,
+  };
+}

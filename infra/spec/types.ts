@@ -1,0 +1,105 @@
+// The jail as data: what every component declares, independent of Pulumi and of any host.
+import type { RestartPolicy, Runtime, JailSecrets } from '../config';
+
+export type Role = 'cell' | 'gateway' | 'warden' | 'clamd';
+
+/** Label that marks a container as part of the jail and names its part (the policy pack reads it). */
+export const ROLE_LABEL = 'clawjail.role';
+
+export interface ImageSpec {
+  /** Local image reference, always pinned by tag. */
+  name: string;
+  /** Build context, relative to the repository root. */
+  context: string;
+  /** Dockerfile, relative to the repository root. */
+  dockerfile: string;
+  buildArgs: Record<string, string>;
+}
+
+export interface MountSpec {
+  type: 'volume' | 'bind';
+  /** Volume name, or absolute host path for a bind. */
+  source: string;
+  target: string;
+  readOnly: boolean;
+}
+
+export interface HealthcheckSpec {
+  test: string[];
+  intervalSeconds: number;
+  timeoutSeconds: number;
+  startPeriodSeconds: number;
+  retries: number;
+}
+
+export interface PortSpec {
+  internal: number;
+  external: number;
+  /** Host address the port is published on. */
+  ip: string;
+}
+
+export interface ContainerSpec {
+  name: string;
+  role: Role;
+  image: ImageSpec;
+  /** "uid:gid"; numeric, so that no passwd entry in the image can change who it is. */
+  user: string;
+  command: string[];
+  env: Record<string, string>;
+  /** Environment variables whose values are stack secrets: variable name to secret key. */
+  secretEnv: Record<string, keyof JailSecrets>;
+  capDrop: string[];
+  capAdd: string[];
+  securityOpts: string[];
+  /** Seccomp profile as JSON; applied as security option `seccomp=<json>`. */
+  seccompProfile: string | null;
+  readOnlyRootfs: boolean;
+  /** Mount point to mount options, e.g. "rw,noexec,nosuid,nodev,size=256m". */
+  tmpfs: Record<string, string>;
+  memoryMb: number;
+  /** Memory plus swap; equal to memoryMb means no swap at all. */
+  memorySwapMb: number;
+  cpus: number;
+  pidsLimit: number;
+  logDriver: 'json-file';
+  logOpts: Record<string, string>;
+  init: boolean;
+  restart: RestartPolicy;
+  healthcheck: HealthcheckSpec;
+  mounts: MountSpec[];
+  /** Networks joined, by name; the first is the primary one. */
+  networks: string[];
+  ports: PortSpec[];
+  runtime: Runtime;
+  ipcMode: 'private' | 'none';
+  labels: Record<string, string>;
+  stopTimeoutSeconds: number;
+}
+
+export interface NetworkSpec {
+  name: string;
+  bridgeName: string;
+  subnet: string;
+  /** No route out of the host at all (Docker's --internal). */
+  internal: boolean;
+  /** Containers on the network cannot reach each other. */
+  interContainer: boolean;
+  ipv6: false;
+  options: Record<string, string>;
+  labels: Record<string, string>;
+}
+
+export interface VolumeSpec {
+  name: string;
+  labels: Record<string, string>;
+}
+
+export interface JailSpec {
+  namePrefix: string;
+  dockerHost: string;
+  images: ImageSpec[];
+  networks: NetworkSpec[];
+  volumes: VolumeSpec[];
+  containers: ContainerSpec[];
+}

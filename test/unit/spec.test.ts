@@ -1,0 +1,94 @@
+import { parseConfig } from '../../infra/config';
+import { buildJailSpec, pidsLimitScript, shellQuote } from '../../infra/spec';
+
+const TOKEN = 't'.repeat(40);
+const specOf = (raw: Record<string, string> = {}) => buildJailSpec(parseConfig({ openclawToken: TOKEN, ...raw }).config);
+const cellOf = (raw: Record<string, string> = {}) => {
+  const cell = specOf(raw).containers.find((c) => c.role === 'cell');
+  if (!cell) throw new Error('no cell');
+  return cell;
+};
+
+describe('jail spec: the cell', () => {
+  const cell = cellOf();
+
+  it('runs OpenClaw bound to loopback with token auth, as uid 1000', () => {
+    expect(cell.user).toBe('1000:1000');
+    expect(cell.command.join(' ')).toMatch(/^openclaw gateway .*--bind loopback --port 18789 --auth token$/);
+    expect(cell.secretEnv).toEqual({ OPENCLAW_GATEWAY_TOKEN: 'openclawToken' });
+    // The token is a secret: it must not sit among the plain environment.
+    expect(JSON.stringify(cell.env)).not.toContain(TOKEN);
+  });
+
+  it('drops every capability and adds none, with no-new-privileges and our seccomp profile', () => {
+    expect(cell.capDrop).toEqual(['ALL']);
+    expect(cell.capAdd).toEqual([]);
+    expect(cell.securityOpts).toContain('no-new-privileges:true');
+    const profile = JSON.parse(cell.seccompProfile ?? 'null') as { defaultAction: string };
+    expect(profile.defaultAction).toBe('SCMP_ACT_ERRNO');
+  });
+
+  it('has a read-only root, scratch space on noexec tmpfs only, and the workspace as its only persistent mount', () => {
+    expect(cell.readOnlyRootfs).toBe(true);
+    for (const opts of Object.values(cell.tmpfs)) expect(opts).toMatch(/(^|,)noexec(,|$).*nosuid.*nodev.*size=\d+m/);
+    expect(cell.mounts).toEqual([
+      { type: 'volume', source: 'clawjail-sandbox_data', target: '/workspace', readOnly: false },
+    ]);
+  });
+
+  it('limits memory without swap, CPU, pids and logs, and runs an init', () => {
+    expect(cell).toMatchObject({ memoryMb: 2048, memorySwapMb: 2048, cpus: 1, pidsLimit: 256, init: true });
+    expect(cell.logOpts).toEqual({ 'max-size': '10m', 'max-file': '3' });
+  });
+
+  it('publishes no port and joins only its own network', () => {
+    expect(cell.ports).toEqual([]);
+    expect(cell.networks).toEqual(['clawjail-cell']);
+    expect(cell.ipcMode).toBe('private');
+  });
+
+  it('checks health through OpenClaw’s own endpoint on loopback', () => {
+    expect(cell.healthcheck.test[0]).toBe('CMD');
+    expect(cell.healthcheck.test.join(' ')).toContain('http://127.0.0.1:18789/healthz');
+  });
+
+  it('follows the config', () => {
+    const c = cellOf({ cellMemoryMb: '4096', cellPidsLimit: '512', cellRuntime: 'runsc', openclawPort: '19000', workspaceHostPath: '/srv/ws' });
+    expect(c).toMatchObject({ memoryMb: 4096, memorySwapMb: 4096, pidsLimit: 512, runtime: 'runsc' });
+    expect(c.command).toContain('19000');
+    expect(c.mounts[0]).toEqual({ type: 'bind', source: '/srv/ws', target: '/workspace', readOnly: false });
+    expect(specOf({ workspaceHostPath: '/srv/ws' }).volumes).toEqual([]);
+  });
+
+  it('builds the image from the configured base with a pinned tag', () => {
+    expect(cell.image.name).toBe('clawjail/cell:openclaw-2026.9.6');
+    expect(cell.image.buildArgs).toEqual({ BASE_IMAGE: 'node:24-bookworm-slim', OPENCLAW_VERSION: '2026.9.6' });
+  });
+});
+
+describe('jail spec: the network', () => {
+  it('is a dedicated bridge with no inter-container traffic and no IPv6', () => {
+    const [net] = specOf().networks;
+    expect(net).toMatchObject({ name: 'clawjail-cell', bridgeName: 'clawjail0', subnet: '172.29.77.0/24', ipv6: false, interContainer: false });
+    expect(net.options['com.docker.network.bridge.enable_icc']).toBe('false');
+    expect(net.options['com.docker.network.bridge.name']).toBe('clawjail0');
+  });
+});
+
+describe('pids limit script', () => {
+  it('sets the limit, reads it back, and only then starts the container', () => {
+    const s = pidsLimitScript('clawjail-cell', 256);
+    const update = s.indexOf('docker update --pids-limit 256 clawjail-cell');
+    const verify = s.indexOf("docker inspect --format '{{.HostConfig.PidsLimit}}' clawjail-cell");
+    const start = s.indexOf('docker start clawjail-cell');
+    expect(update).toBeGreaterThanOrEqual(0);
+    expect(verify).toBeGreaterThan(update);
+    expect(start).toBeGreaterThan(verify);
+    expect(s.startsWith('set -eu')).toBe(true);
+  });
+
+  it('refuses a nonsense limit and quotes names', () => {
+    expect(() => pidsLimitScript('c', 0)).toThrow(/positive integer/);
+    expect(shellQuote("a b'c")).toBe(`'a b'\\''c'`);
+  });
+});
