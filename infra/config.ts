@@ -8,6 +8,7 @@
 export const CONFIG_NAMESPACE = 'clawjail';
 
 export type Runtime = 'runc' | 'runsc';
+export type Egress = 'internet' | 'none';
 export type RestartPolicy = 'no' | 'on-failure' | 'always' | 'unless-stopped';
 
 export interface JailConfig {
@@ -20,6 +21,11 @@ export interface JailConfig {
   nodeBaseImage: string;
   /** Base of the Debian-only images (clamd). */
   debianBaseImage: string;
+  /**
+   * PEM bundle of extra CAs that image builds must trust to reach the npm registry (for hosts
+   * behind a TLS-intercepting proxy); empty for none. Used at build time only, never in an image.
+   */
+  buildCaFile: string;
   cell: CellConfig;
   network: NetworkConfig;
   /** Host addresses a published port may bind to besides loopback. */
@@ -64,6 +70,8 @@ export interface CellConfig {
   openclawPort: number;
   /** Host directory bound as the workspace; empty means a named Docker volume. */
   workspaceHostPath: string;
+  /** "internet": out through the moat; "none": no route out at all (local models only). */
+  egress: Egress;
 }
 
 export interface NetworkConfig {
@@ -102,6 +110,8 @@ export const CONFIG_DEFAULTS = {
   logMaxFiles: '3',
   openclawPort: '18789',
   workspaceHostPath: '',
+  cellEgress: 'internet',
+  buildCaFile: '',
   bridgeName: 'clawjail0',
   subnet: '172.29.77.0/24',
   allowedPublishAddresses: '[]',
@@ -117,6 +127,7 @@ export const SECRET_KEYS = ['openclawToken'] as const;
 export type ConfigKey = keyof typeof CONFIG_DEFAULTS;
 
 const RUNTIMES: readonly Runtime[] = ['runc', 'runsc'];
+const EGRESS: readonly Egress[] = ['internet', 'none'];
 const RESTART_POLICIES: readonly RestartPolicy[] = ['no', 'on-failure', 'always', 'unless-stopped'];
 const BOOT_RESTORES: readonly BootRestore[] = ['systemd', 'none'];
 
@@ -305,6 +316,7 @@ export function parseConfig(
     openclawVersion: r.matching('openclawVersion', /^\d+\.\d+\.\d+(-[0-9A-Za-z.]+)?$/, 'must be an exact version such as 2026.9.6 (no ranges, no "latest")'),
     nodeBaseImage: r.check('nodeBaseImage', isPinnedImageRef, 'must be an image pinned by tag or digest, never latest or untagged'),
     debianBaseImage: r.check('debianBaseImage', isPinnedImageRef, 'must be an image pinned by tag or digest, never latest or untagged'),
+    buildCaFile: r.check('buildCaFile', (v) => v === '' || v.startsWith('/'), 'must be empty or an absolute path to a PEM file'),
     cell: {
       // OpenClaw's gateway alone uses about 700 MiB; below 1.5 GiB it is OOM-killed under load.
       memoryMb: r.int('cellMemoryMb', 1536, 65536, ' (MiB)'),
@@ -322,6 +334,7 @@ export function parseConfig(
         (v) => v === '' || (v.startsWith('/') && !v.split('/').includes('..') && v !== '/'),
         'must be empty (a named volume) or an absolute host path without ".." other than /',
       ),
+      egress: r.oneOf('cellEgress', EGRESS),
     },
     network: {
       bridgeName: r.matching('bridgeName', BRIDGE_RE, 'must be a Linux interface name: 1-15 letters, digits, _ or -, starting with a letter'),

@@ -2,6 +2,7 @@
 import * as docker from '@pulumi/docker';
 import * as pulumi from '@pulumi/pulumi';
 import { CONFIG_NAMESPACE, parseConfig, type RawConfig } from './config';
+import { hostBuildArgs } from './buildArgs';
 import { Cell } from './components/cell';
 import { CellNetwork } from './components/network';
 import { Workspace } from './components/workspace';
@@ -31,6 +32,7 @@ const cell = new Cell('cell', {
   provider,
   dockerHost: config.dockerHost,
   secrets: pulumi.secret(secrets),
+  hostBuildArgs: hostBuildArgs(config),
   dependsOn: [network, workspace],
 });
 

@@ -13,6 +13,8 @@ export interface CellArgs {
   /** DOCKER_HOST for the docker CLI that applies the pids limit; same engine as the provider. */
   dockerHost: string;
   secrets: pulumi.Output<JailSecrets>;
+  /** Build arguments from the building machine (infra/buildArgs.ts). */
+  hostBuildArgs: Record<string, string>;
   /** Networks and volumes the container needs to exist first. */
   dependsOn: pulumi.Resource[];
 }
@@ -26,7 +28,7 @@ export class Cell extends pulumi.ComponentResource {
   constructor(name: string, args: CellArgs, opts?: pulumi.ComponentResourceOptions) {
     super('clawjail:index:Cell', name, {}, opts);
     const { spec } = args;
-    this.image = new docker.Image(`${name}-image`, imageArgs(spec.image), {
+    this.image = new docker.Image(`${name}-image`, imageArgs(spec.image, args.hostBuildArgs), {
       parent: this,
       provider: args.provider,
     });

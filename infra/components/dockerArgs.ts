@@ -11,13 +11,14 @@ import type { ContainerSpec, ImageSpec, NetworkSpec, VolumeSpec } from '../spec'
 export const labelEntries = (labels: Record<string, string>) =>
   Object.entries(labels).map(([label, value]) => ({ label, value }));
 
-export function imageArgs(spec: ImageSpec): docker.ImageArgs {
+/** `hostArgs`: build arguments from the building machine (infra/buildArgs.ts), never secrets. */
+export function imageArgs(spec: ImageSpec, hostArgs: Record<string, string> = {}): docker.ImageArgs {
   return {
     imageName: spec.name,
     build: {
       context: path.join(REPO_ROOT, spec.context),
       dockerfile: path.join(REPO_ROOT, spec.dockerfile),
-      args: spec.buildArgs,
+      args: { ...spec.buildArgs, ...hostArgs },
       platform: 'linux/amd64',
     },
     // Built on the jail's own host; there is no registry in the loop.
@@ -88,6 +89,7 @@ export function containerArgs(
     mounts: spec.mounts.map((m) => ({ type: m.type, source: m.source, target: m.target, readOnly: m.readOnly })),
     networksAdvanced: spec.networks.map((name) => ({ name })),
     ports: spec.ports.map((p) => ({ internal: p.internal, external: p.external, ip: p.ip, protocol: 'tcp' })),
+    dns: spec.dns,
     runtime: spec.runtime,
     ipcMode: spec.ipcMode,
     labels: labelEntries(spec.labels),

@@ -31,8 +31,7 @@ export function cellContainerSpec(config: JailConfig): ContainerSpec {
   const c = config.cell;
   // Scratch space only: everything OpenClaw writes outside the workspace is gone at the next
   // start, so the workspace (which the warden scans) is the one place anything can persist.
-  const tmpfsOpts = (mb: number, exec: boolean) =>
-    `rw,${exec ? 'exec' : 'noexec'},nosuid,nodev,size=${mb}m,mode=1777`;
+  const scratch = `rw,noexec,nosuid,nodev,size=${c.tmpfsMb}m`;
   return {
     name: names.cellContainer,
     role: 'cell',
@@ -55,8 +54,9 @@ export function cellContainerSpec(config: JailConfig): ContainerSpec {
     seccompProfile: cellSeccompProfileJson(),
     readOnlyRootfs: true,
     tmpfs: {
-      '/tmp': tmpfsOpts(c.tmpfsMb, false),
-      [CELL_HOME]: tmpfsOpts(c.tmpfsMb, false),
+      '/tmp': `${scratch},mode=1777`,
+      // OpenClaw's state directory lives here; a root-owned mount point would stop it at start.
+      [CELL_HOME]: `${scratch},uid=1000,gid=1000,mode=0700`,
     },
     memoryMb: c.memoryMb,
     memorySwapMb: c.memoryMb,
@@ -83,6 +83,8 @@ export function cellContainerSpec(config: JailConfig): ContainerSpec {
       },
     ],
     networks: [names.cellNetwork],
+    // With no egress, even DNS stays inside the cell: Docker's resolver forwards to loopback.
+    dns: c.egress === 'none' ? ['127.0.0.1'] : [],
     ports: [],
     runtime: c.runtime,
     ipcMode: 'private',

@@ -8,7 +8,7 @@ export function cellNetworkSpec(config: JailConfig): NetworkSpec {
     name: jailNames(config).cellNetwork,
     bridgeName: config.network.bridgeName,
     subnet: config.network.subnet,
-    internal: false,
+    internal: config.cell.egress === 'none',
     interContainer: false,
     ipv6: false,
     options: {

@@ -71,6 +71,8 @@ export interface ContainerSpec {
   /** Networks joined, by name; the first is the primary one. */
   networks: string[];
   ports: PortSpec[];
+  /** DNS servers Docker's embedded resolver forwards to; empty for the host's. */
+  dns: string[];
   runtime: Runtime;
   ipcMode: 'private' | 'none';
   labels: Record<string, string>;

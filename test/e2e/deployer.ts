@@ -60,6 +60,7 @@ export function containerCreateBody(spec: ContainerSpec, secrets: JailSecrets): 
       PortBindings: Object.fromEntries(
         spec.ports.map((p) => [`${p.internal}/tcp`, [{ HostIp: p.ip, HostPort: String(p.external) }]]),
       ),
+      Dns: spec.dns,
       Runtime: spec.runtime,
       IpcMode: spec.ipcMode,
     },
@@ -86,14 +87,19 @@ export class JailDeployment {
   readonly engine: Engine;
   private readonly env: NodeJS.ProcessEnv;
 
-  constructor(readonly spec: JailSpec, private readonly secrets: JailSecrets) {
+  constructor(
+    readonly spec: JailSpec,
+    private readonly secrets: JailSecrets,
+    /** Build arguments from this machine (infra/buildArgs.ts), as the stack passes them. */
+    private readonly hostBuildArgs: Record<string, string> = {},
+  ) {
     this.engine = new Engine(socketPathOf(spec.dockerHost));
     this.env = { ...process.env, DOCKER_HOST: spec.dockerHost };
   }
 
   async buildImage(image: ImageSpec): Promise<void> {
     const args = ['build', '-q', '-t', image.name, '-f', path.join(REPO_ROOT, image.dockerfile)];
-    for (const [k, v] of Object.entries(image.buildArgs)) args.push('--build-arg', `${k}=${v}`);
+    for (const [k, v] of Object.entries({ ...image.buildArgs, ...this.hostBuildArgs })) args.push('--build-arg', `${k}=${v}`);
     args.push(path.join(REPO_ROOT, image.context));
     await run('docker', args, { env: this.env, maxBuffer: 64 * MiB, timeout: 30 * 60_000 });
   }

@@ -30,7 +30,9 @@ describe('jail spec: the cell', () => {
 
   it('has a read-only root, scratch space on noexec tmpfs only, and the workspace as its only persistent mount', () => {
     expect(cell.readOnlyRootfs).toBe(true);
-    for (const opts of Object.values(cell.tmpfs)) expect(opts).toMatch(/(^|,)noexec(,|$).*nosuid.*nodev.*size=\d+m/);
+    for (const opts of Object.values(cell.tmpfs)) expect(opts).toMatch(/^rw,noexec,nosuid,nodev,size=512m,/);
+    // OpenClaw's HOME must belong to the agent, or it cannot create its state directory.
+    expect(cell.tmpfs['/home/node']).toMatch(/uid=1000,gid=1000,mode=0700$/);
     expect(cell.mounts).toEqual([
       { type: 'volume', source: 'clawjail-sandbox_data', target: '/workspace', readOnly: false },
     ]);
@@ -50,6 +52,14 @@ describe('jail spec: the cell', () => {
   it('checks health through OpenClaw’s own endpoint on loopback', () => {
     expect(cell.healthcheck.test[0]).toBe('CMD');
     expect(cell.healthcheck.test.join(' ')).toContain('http://127.0.0.1:18789/healthz');
+  });
+
+  it('with no egress, has an internal network and keeps DNS on its own loopback', () => {
+    const spec = specOf({ cellEgress: 'none' });
+    expect(spec.networks[0].internal).toBe(true);
+    expect(spec.containers[0].dns).toEqual(['127.0.0.1']);
+    expect(cellOf().dns).toEqual([]);
+    expect(specOf().networks[0].internal).toBe(false);
   });
 
   it('follows the config', () => {

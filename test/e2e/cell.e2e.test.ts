@@ -1,0 +1,258 @@
+// The Cell on the real Docker engine, attacked from inside by the prisoner. Every attack must
+// fail in the cell and, to prove the probe can tell, succeed in a deliberately weak control
+// container built from the same image.
+import { execFile } from 'child_process';
+import * as fs from 'fs';
+import { promisify } from 'util';
+import { compileProbe, parseProbeOutput, type ProbeResult } from './probe';
+import { testJail, type TestJail } from './testJail';
+
+const run = promisify(execFile);
+jest.setTimeout(10 * 60_000);
+
+const PROBE = '/workspace/.cellprobe';
+let jail: TestJail;
+let cellName: string;
+let controlName: string;
+
+async function docker(...args: string[]): Promise<string> {
+  const { stdout } = await run('docker', args, { maxBuffer: 64 << 20 });
+  return stdout.trim();
+}
+
+async function probeIn(container: string, path: string, ...args: string[]): Promise<ProbeResult[]> {
+  const r = await jail.deployment.exec(container, [path, ...args], { timeoutMs: 180_000 });
+  if (r.code !== 0) throw new Error(`probe ${args.join(' ')} exited ${r.code}: ${r.stderr}`);
+  return parseProbeOutput(r.stdout);
+}
+const inCell = (...args: string[]) => probeIn(cellName, PROBE, ...args);
+const inControl = (...args: string[]) => probeIn(controlName, '/tmp/cellprobe', ...args);
+
+/** The cgroup v1 directory of a container, for the kernel's own view of its limits. */
+async function cgroupFile(controller: string, file: string): Promise<string> {
+  const id = await docker('inspect', '--format', '{{.Id}}', cellName);
+  return fs.readFileSync(`/sys/fs/cgroup/${controller}/docker/${id}/${file}`, 'utf8').trim();
+}
+
+async function gatewayPid(): Promise<string> {
+  const r = await jail.deployment.exec(cellName, [
+    'sh', '-c',
+    'for d in /proc/[0-9]*; do tr "\\0" " " < $d/cmdline 2>/dev/null | grep -q "^openclaw" && basename $d; done | sort -n | head -1',
+  ]);
+  const pid = r.stdout.trim();
+  if (!/^\d+$/.test(pid)) throw new Error(`no OpenClaw gateway process in the cell: ${r.stdout} ${r.stderr}`);
+  return pid;
+}
+
+beforeAll(async () => {
+  jail = testJail();
+  cellName = jail.container('cell').name;
+  controlName = `${jail.config.namePrefix}-control`;
+  await jail.deployment.down(); // leftovers of a run that was killed
+  await run('docker', ['rm', '-f', controlName]).catch(() => undefined);
+  await jail.deployment.up();
+  await jail.deployment.waitHealthy(cellName);
+
+  const probe = compileProbe();
+  const put = await jail.deployment.exec(cellName, ['sh', '-c', `cat > ${PROBE} && chmod 700 ${PROBE}`], { input: probe });
+  if (put.code !== 0) throw new Error(`cannot drop the probe into the workspace: ${put.stderr}`);
+
+  // The control: same image, but root with every capability (bar one dockerd itself lacks
+  // here, which is why --privileged fails on this host), no seccomp, writable root, no network.
+  await docker(
+    'run', '-d', '--name', controlName, '--network', 'none', '--user', '0:0',
+    '--cap-add', 'ALL', '--cap-drop', 'SYS_RESOURCE',
+    '--security-opt', 'seccomp=unconfined', '--security-opt', 'systempaths=unconfined',
+    '-v', '/var/run/docker.sock:/var/run/docker.sock:ro',
+    '--entrypoint', 'sleep', jail.container('cell').image.name, '3600',
+  );
+  const putControl = await jail.deployment.exec(controlName, ['sh', '-c', 'cat > /tmp/cellprobe && chmod 700 /tmp/cellprobe'], { input: probe });
+  if (putControl.code !== 0) throw new Error(`cannot put the probe into the control: ${putControl.stderr}`);
+}, 30 * 60_000);
+
+afterAll(async () => {
+  await run('docker', ['rm', '-f', controlName]).catch(() => undefined);
+  if (jail) await jail.deployment.down();
+}, 5 * 60_000);
+
+describe('the real OpenClaw gateway in the cell', () => {
+  it('is healthy by Docker’s own healthcheck and answers /healthz', async () => {
+    expect((await jail.deployment.state(cellName)).Health?.Status).toBe('healthy');
+    const r = await jail.deployment.exec(cellName, [
+      'node', '-e', "fetch('http://127.0.0.1:18789/healthz').then(r=>r.text()).then(t=>console.log(t))",
+    ]);
+    expect(JSON.parse(r.stdout)).toMatchObject({ ok: true, status: 'live' });
+  });
+
+  it('answers a real protocol request with the right token and refuses a wrong one', async () => {
+    const url = 'ws://127.0.0.1:18789';
+    const good = await jail.deployment.exec(cellName, ['openclaw', 'gateway', 'health', '--url', url, '--token', jail.secrets.openclawToken]);
+    expect(good.stdout).toMatch(/OK/);
+    const bad = await jail.deployment.exec(cellName, ['openclaw', 'gateway', 'health', '--url', url, '--token', 'x'.repeat(64)]);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stdout + bad.stderr).toMatch(/unauthorized|mismatch/i);
+  });
+});
+
+describe('the prisoner attacks from inside the cell', () => {
+  let cell: ProbeResult[];
+  let control: ProbeResult[];
+  beforeAll(async () => {
+    cell = await inCell('all');
+    control = await inControl('all');
+  });
+
+  it('runs as uid 1000 with no capabilities at all, no-new-privileges and seccomp', () => {
+    const caps = cell.find((r) => r.attack === 'caps');
+    expect(caps).toMatchObject({ ok: false, CapEff: '0000000000000000', CapPrm: '0000000000000000', CapBnd: '0000000000000000', CapAmb: '0000000000000000', NoNewPrivs: 1, Seccomp: 2, uid: 1000 });
+    expect(control.find((r) => r.attack === 'caps')).toMatchObject({ ok: true });
+  });
+
+  // Attacks the control must carry out, so that the probe is known to detect each one.
+  const mustWorkInControl = [
+    'mount', 'mount-fsopen', 'mknod', 'raw-inet', 'raw-packet', 'chown', 'write-rootfs', 'write-procsys',
+    'unshare-user', 'unshare-mount', 'clone-newuser', 'syscall-bpf', 'syscall-userfaultfd', 'syscall-keyctl',
+    'syscall-io_uring_setup', 'syscall-setns', 'compat32',
+  ];
+
+  it.each(mustWorkInControl)('%s fails in the cell and works in the control', (attack) => {
+    const inCellLines = cell.filter((r) => r.attack === attack);
+    expect(inCellLines.length).toBeGreaterThan(0);
+    for (const line of inCellLines) expect(line).toMatchObject({ ok: false });
+    expect(control.filter((r) => r.attack === attack && r.ok)).not.toHaveLength(0);
+  });
+
+  it('every attempt of the probe fails in the cell, each with its reason', () => {
+    const worked = cell.filter((r) => r.ok);
+    expect(worked).toEqual([]);
+    // A refusal says why: an errno or a signal, never a silent nothing.
+    for (const r of cell.filter((x) => x.attack !== 'caps')) expect(r.errno ?? r.signal).toBeDefined();
+    expect(new Set(cell.map((r) => r.attack))).toEqual(new Set(control.map((r) => r.attack)));
+  });
+
+  it('cannot become root: setuid(0) fails and no setuid file is left in the image', async () => {
+    expect(cell.filter((r) => r.attack === 'setuid' || r.attack === 'setgid')).toEqual([
+      expect.objectContaining({ attack: 'setuid', ok: false, errno: 'EPERM' }),
+      expect.objectContaining({ attack: 'setgid', ok: false, errno: 'EPERM' }),
+    ]);
+    const find = 'find / -xdev -perm /6000 -type f 2>/dev/null';
+    expect((await jail.deployment.exec(cellName, ['sh', '-c', find])).stdout.trim()).toBe('');
+    // The same search does find setuid files where they exist (the stand-in base keeps them).
+    const base = await docker('run', '--rm', '--network', 'none', 'clawjail-standin/node:24-bookworm-slim', 'sh', '-c', find);
+    expect(base).toMatch(/\/(su|mount|passwd)\b/);
+  });
+
+  it('cannot ptrace or read the memory of the OpenClaw gateway', async () => {
+    const pid = await gatewayPid();
+    const lines = await inCell('ptrace', pid);
+    expect(lines.map((l) => l.attack)).toEqual(expect.arrayContaining(['ptrace-attach', 'ptrace-seize', 'process_vm_readv', 'proc-mem']));
+    for (const l of lines) expect(l).toMatchObject({ ok: false });
+    // The control traces its own pid 1 (sleep): the probe's ptrace does work where allowed.
+    const controlLines = await inControl('ptrace', '1');
+    expect(controlLines.find((l) => l.attack === 'ptrace-attach')).toMatchObject({ ok: true });
+  });
+
+  it('finds no docker.sock, no devices beyond the basics, and no host mount but the workspace', async () => {
+    const check = 'ls -la /var/run/docker.sock /run/docker.sock 2>&1; echo ---; ls /dev; echo ---; cat /proc/self/mountinfo';
+    const [cellOut, controlOut] = await Promise.all([
+      jail.deployment.exec(cellName, ['sh', '-c', check]),
+      jail.deployment.exec(controlName, ['sh', '-c', check]),
+    ]);
+    const [sock, dev, mounts] = cellOut.stdout.split('---\n');
+    expect(sock).not.toMatch(/^s/m);
+    expect(controlOut.stdout.split('---\n')[0]).toMatch(/^s.*docker\.sock/m); // the check can see a socket
+    // `core` may appear as a symlink to the masked /proc/kcore; it is not a device.
+    expect(dev.split(/\s+/).filter((d) => d && d !== 'core').sort()).toEqual(
+      ['fd', 'full', 'mqueue', 'null', 'ptmx', 'pts', 'random', 'shm', 'stderr', 'stdin', 'stdout', 'tty', 'urandom', 'zero'].sort(),
+    );
+    // Mount points that come from outside the container's own image and tmpfs.
+    const targets = mounts.split('\n').filter(Boolean).map((l) => l.split(' ')[4]);
+    const fromHost = targets.filter((t) => !/^\/(proc|sys|dev)(\/|$)/.test(t) && t !== '/' && t !== '/tmp' && t !== '/home/node');
+    // Docker's own: the name files and the init binary (read-only); ours: the workspace.
+    expect(fromHost.sort()).toEqual(['/etc/hostname', '/etc/hosts', '/etc/resolv.conf', '/usr/sbin/docker-init', '/workspace'].sort());
+    const initMount = mounts.split('\n').find((l) => l.split(' ')[4] === '/usr/sbin/docker-init') ?? '';
+    expect(initMount.split(' ')[5].split(',')).toContain('ro');
+  });
+
+  it('shares no namespace with the host', async () => {
+    const info = (await jail.deployment.inspect(cellName)) as { HostConfig: Record<string, unknown> };
+    const hc = info.HostConfig;
+    expect(hc).toMatchObject({ NetworkMode: jail.spec.networks[0].name, PidMode: '', IpcMode: 'private', UTSMode: '', UsernsMode: '', Privileged: false, ReadonlyRootfs: true });
+    expect(hc.Devices ?? []).toEqual([]);
+    const hostPidNs = fs.readlinkSync('/proc/self/ns/pid'); // the test runs in the host's
+    const r = await jail.deployment.exec(cellName, ['sh', '-c', 'cat /proc/1/comm; ls -la /proc/self/ns/pid']);
+    expect(r.stdout).toMatch(/docker-init/);
+    expect(r.stdout).not.toContain(hostPidNs);
+  });
+});
+
+describe('the prisoner tries to exhaust the host', () => {
+  it('a fork bomb is capped by the pids limit while the host stays responsive', async () => {
+    const limit = jail.container('cell').pidsLimit;
+    expect((await jail.deployment.inspect(cellName) as { HostConfig: { PidsLimit: number } }).HostConfig.PidsLimit).toBe(limit);
+    expect(await cgroupFile('pids', 'pids.max')).toBe(String(limit));
+
+    const bomb = inCell('forkbomb', '20', '100000');
+    // While it runs, the host still starts processes promptly.
+    const latencies: number[] = [];
+    for (let i = 0; i < 10; i++) {
+      const t0 = Date.now();
+      await run('true');
+      latencies.push(Date.now() - t0);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    const [result] = (await bomb).filter((r) => r.attack === 'forkbomb');
+    expect(result).toMatchObject({ ok: false, errno: 'EAGAIN' });
+    // It really bombed: it got close to the limit, and no further.
+    expect(result.children as number).toBeGreaterThan(limit / 2);
+    expect(result.children as number).toBeLessThan(limit);
+    expect(result.reaped).toBe(result.children);
+    expect(Math.max(...latencies)).toBeLessThan(2000);
+    await jail.deployment.waitHealthy(cellName, 60_000);
+  });
+
+  it('a memory hog is killed at the memory limit, and only the hog', async () => {
+    const limitMb = jail.container('cell').memoryMb;
+    const oomKills = async () => Number(/oom_kill (\d+)/.exec(await cgroupFile('memory', 'memory.oom_control'))?.[1]);
+    const before = await oomKills();
+    const [hog] = (await inCell('memhog', String(limitMb * 2))).filter((r) => r.attack === 'memhog');
+    expect(hog).toMatchObject({ ok: false, signal: 'KILL' });
+    expect(hog.touched_mb as number).toBeGreaterThan(256); // it did grab memory
+    expect(hog.touched_mb as number).toBeLessThan(limitMb);
+    expect(Number(await cgroupFile('memory', 'memory.limit_in_bytes'))).toBe(limitMb * 1024 * 1024);
+    expect(Number(await cgroupFile('memory', 'memory.memsw.limit_in_bytes').catch(() => String(limitMb * 1024 * 1024)))).toBe(limitMb * 1024 * 1024);
+    // The kernel's OOM killer of the cell's own cgroup did the killing.
+    expect(await oomKills()).toBeGreaterThan(before);
+    const state = await jail.deployment.state(cellName);
+    expect(state.Running).toBe(true);
+    await jail.deployment.waitHealthy(cellName, 60_000);
+  });
+
+  it('a log flood is capped by log rotation', async () => {
+    const spec = jail.container('cell');
+    const maxBytes = parseInt(spec.logOpts['max-size'], 10) * 1024 * 1024 * Number(spec.logOpts['max-file']);
+    const floodBytes = Math.round(maxBytes * 2.5);
+    // The prisoner writes to the container's stdout through pid 1's descriptor.
+    const flood = `head -c ${floodBytes} /dev/zero | tr '\\0' 'F' | fold -w 1000 > /proc/1/fd/1`;
+    const r = await jail.deployment.exec(cellName, ['sh', '-c', flood], { timeoutMs: 300_000 });
+    expect(r.code).toBe(0);
+    const logPath = await docker('inspect', '--format', '{{.LogPath}}', cellName);
+    const dir = logPath.slice(0, logPath.lastIndexOf('/'));
+    const base = logPath.slice(logPath.lastIndexOf('/') + 1);
+    const files = fs.readdirSync(dir).filter((f) => f.startsWith(base));
+    const total = files.reduce((n, f) => n + fs.statSync(`${dir}/${f}`).size, 0);
+    // json-file wraps each line in JSON, so the flood is larger on disk than written.
+    expect(files.length).toBeLessThanOrEqual(Number(spec.logOpts['max-file']));
+    expect(total).toBeLessThanOrEqual(maxBytes + 1024 * 1024);
+    expect(total).toBeGreaterThan(maxBytes / 2); // the flood did reach the log
+    expect(await docker('logs', '--tail', '1', cellName)).toMatch(/FFFF/);
+  });
+});
+
+describe('limits that outlive a restart', () => {
+  it('a graceful restart comes back healthy with the pids limit still in force', async () => {
+    await docker('restart', '-t', String(jail.container('cell').stopTimeoutSeconds), cellName);
+    await jail.deployment.waitHealthy(cellName);
+    expect(await cgroupFile('pids', 'pids.max')).toBe(String(jail.container('cell').pidsLimit));
+  });
+});

@@ -1,0 +1,72 @@
+// The end-to-end tests' stack config: the dev defaults, changed only where this machine needs
+// it, and always through the same parseConfig/buildJailSpec as the real stack.
+import * as crypto from 'crypto';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { hostBuildArgs } from '../../infra/buildArgs';
+import { parseConfig, type JailConfig, type JailSecrets } from '../../infra/config';
+import { buildJailSpec, type ContainerSpec, type JailSpec, type Role } from '../../infra/spec';
+import { JailDeployment } from './deployer';
+
+/** Built by infra/images/standins/build.sh: Docker Hub is out of reach here. */
+export const NODE_STANDIN = 'clawjail-standin/node:24-bookworm-slim';
+export const DEBIAN_STANDIN = 'clawjail-standin/debian:bookworm-slim';
+
+/**
+ * This machine intercepts TLS to the npm registry; image builds must trust its CA. The host
+ * keeps such CAs in /usr/local/share/ca-certificates (what update-ca-certificates adds).
+ */
+function localCaBundle(): string {
+  const dir = '/usr/local/share/ca-certificates';
+  let files: string[] = [];
+  try {
+    files = fs.readdirSync(dir).filter((f) => f.endsWith('.crt')).sort();
+  } catch {
+    return '';
+  }
+  if (!files.length) return '';
+  const bundle = path.join(os.tmpdir(), 'clawjail-build-ca.pem');
+  fs.writeFileSync(bundle, files.map((f) => fs.readFileSync(path.join(dir, f), 'utf8')).join('\n'));
+  return bundle;
+}
+
+export interface TestJail {
+  config: JailConfig;
+  secrets: JailSecrets;
+  spec: JailSpec;
+  deployment: JailDeployment;
+  container(role: Role): ContainerSpec;
+}
+
+/**
+ * A jail under the test prefix. The prefix is fixed (not per run) so the image tag stays the
+ * same and Docker's layer cache makes the second build instant; teardown removes containers,
+ * networks and volumes, never the cached images. No egress: the tests never leave the machine.
+ */
+export function testJail(overrides: Record<string, string> = {}): TestJail {
+  const { config, secrets } = parseConfig({
+    namePrefix: 'cjtest',
+    nodeBaseImage: NODE_STANDIN,
+    debianBaseImage: DEBIAN_STANDIN,
+    bridgeName: 'cjtest0',
+    subnet: '172.29.201.0/24',
+    cellEgress: 'none',
+    buildCaFile: localCaBundle(),
+    openclawToken: crypto.randomBytes(32).toString('hex'),
+    ...overrides,
+  });
+  const spec = buildJailSpec(config);
+  const deployment = new JailDeployment(spec, secrets, hostBuildArgs(config));
+  return {
+    config,
+    secrets,
+    spec,
+    deployment,
+    container(role) {
+      const c = spec.containers.find((x) => x.role === role);
+      if (!c) throw new Error(`the jail spec has no ${role}`);
+      return c;
+    },
+  };
+}
