@@ -18,7 +18,11 @@ const COMMANDS: Record<string, Command> = {
   },
   connect: {
     summary: 'connect [URL] [--stack NAME | --fingerprint FP] [--token-file F] [--send JSON]',
-    load: () => require('./commands/connect').run,
+    load: () => {
+      const connect = require('./commands/connect') as typeof import('./commands/connect');
+      connect.setStackResolver(require('./stackTarget').resolveStackTarget);
+      return connect.run;
+    },
   },
   fingerprint: {
     summary: 'fingerprint URL                       the SHA-256 fingerprint a server presents',

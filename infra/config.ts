@@ -30,6 +30,7 @@ export interface JailConfig {
   network: NetworkConfig;
   /** Host addresses a published port may bind to besides loopback. */
   allowedPublishAddresses: string[];
+  gateway: GatewayConfig;
   moat: MoatConfig;
 }
 
@@ -51,6 +52,11 @@ export interface MoatConfig {
   dnsResolvers: 'auto' | string[];
   /** Private or host destinations the cell may reach anyway; nothing else private is allowed. */
   egressExceptions: EgressException[];
+  /**
+   * More IPv4 networks to drop besides the private and special ranges: the host's LAN when it is
+   * not on a private range (a hoster's public /24, say).
+   */
+  extraBlocked: string[];
   /** Run the firewall commands on the Docker host through `sudo -n` (an ssh user that is not root). */
   sudo: boolean;
   /** How the rules come back at boot: a systemd unit ordered before docker.service, or nothing. */
@@ -72,6 +78,13 @@ export interface CellConfig {
   workspaceHostPath: string;
   /** "internet": out through the moat; "none": no route out at all (local models only). */
   egress: Egress;
+}
+
+export interface GatewayConfig {
+  /** Host port the operator connects to (wss:// and https://). */
+  port: number;
+  /** Host address the port is published on: loopback unless explicitly allowed. */
+  listenAddress: string;
 }
 
 export interface NetworkConfig {
@@ -115,14 +128,17 @@ export const CONFIG_DEFAULTS = {
   bridgeName: 'clawjail0',
   subnet: '172.29.77.0/24',
   allowedPublishAddresses: '[]',
+  gatewayPort: '8443',
+  gatewayListenAddress: '127.0.0.1',
   dnsResolvers: 'auto',
   egressExceptions: '[]',
+  moatExtraBlocked: '[]',
   moatSudo: 'false',
   moatBootRestore: 'systemd',
 } as const satisfies Record<string, string>;
 
 /** Keys that are secrets: read, never defaulted, never printed. */
-export const SECRET_KEYS = ['openclawToken'] as const;
+export const SECRET_KEYS = ['openclawToken', 'gatewayToken'] as const;
 
 export type ConfigKey = keyof typeof CONFIG_DEFAULTS;
 
@@ -282,6 +298,7 @@ function parseMoat(r: Reader, raw: RawConfig): MoatConfig {
   return {
     dnsResolvers,
     egressExceptions: exceptions.map((e) => parseEgressException(e) as EgressException),
+    extraBlocked: r.stringList('moatExtraBlocked', isIPv4Cidr, 'must be IPv4 networks such as 203.0.113.0/24'),
     sudo: r.oneOf('moatSudo', ['false', 'true'] as const) === 'true',
     bootRestore: r.oneOf('moatBootRestore', BOOT_RESTORES),
   };
@@ -290,6 +307,8 @@ function parseMoat(r: Reader, raw: RawConfig): MoatConfig {
 /** Secrets are kept apart so that nothing that prints the config can print them. */
 export interface JailSecrets {
   openclawToken: string;
+  /** The operator's token for our gateway (the vault); OpenClaw never sees it. */
+  gatewayToken: string;
 }
 
 export interface ParseOptions {
@@ -341,14 +360,28 @@ export function parseConfig(
       subnet: r.check('subnet', isIPv4Cidr, 'must be an IPv4 CIDR such as 172.29.77.0/24'),
     },
     allowedPublishAddresses: r.stringList('allowedPublishAddresses', isIPv4, 'must be IPv4 addresses'),
+    gateway: {
+      port: r.int('gatewayPort', 1, 65535),
+      listenAddress: r.check('gatewayListenAddress', isIPv4, 'must be an IPv4 address (127.0.0.1 keeps the gateway on this host)'),
+    },
     moat: parseMoat(r, raw),
   };
+  if (
+    !config.gateway.listenAddress.startsWith('127.') &&
+    !config.allowedPublishAddresses.includes(config.gateway.listenAddress)
+  ) {
+    r.problems.push(
+      `${CONFIG_NAMESPACE}:gatewayListenAddress = "${config.gateway.listenAddress}": not loopback, so it must also be listed in ${CONFIG_NAMESPACE}:allowedPublishAddresses (an explicit choice to expose the gateway)`,
+    );
+  }
+  const tokenOk = (v: string) => v.length >= 32 && !/\s/.test(v);
+  const secretOf = (key: (typeof SECRET_KEYS)[number]) =>
+    opts.requireSecrets === false && !raw[key] ? '' : r.secret(key, tokenOk, 'must be at least 32 characters with no whitespace');
   const secrets: JailSecrets = {
-    openclawToken:
-      opts.requireSecrets === false && !raw.openclawToken
-        ? ''
-        : r.secret('openclawToken', (v) => v.length >= 32, 'must be at least 32 characters'),
+    openclawToken: secretOf('openclawToken'),
+    gatewayToken: secretOf('gatewayToken'),
   };
+
   if (r.problems.length) throw new ConfigError(r.problems);
   return { config, secrets };
 }

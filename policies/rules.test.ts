@@ -258,6 +258,21 @@ describe('container-no-host-namespaces', () => {
     ]);
   });
 
+  test('built in: a cell joins the network namespace of its own stack’s gateway, and only that', () => {
+    const labels = (role: string, stack: string) => [
+      { label: 'clawjail.role', value: role },
+      { label: 'clawjail.stack', value: stack },
+    ];
+    const cellOf = (stack: string, networkMode: string) => goodContainer({ labels: labels('cell', stack), networkMode });
+    expect(run(noHostNamespaces, cellOf('clawjail-dev', 'container:clawjail-dev-gateway'))).toEqual([]);
+    // Another stack's gateway, another container, or another namespace: refused.
+    expect(run(noHostNamespaces, cellOf('clawjail-dev', 'container:other-gateway'))).toHaveLength(1);
+    expect(run(noHostNamespaces, cellOf('clawjail-dev', 'container:clawjail-dev-warden'))).toHaveLength(1);
+    expect(run(noHostNamespaces, goodContainer({ labels: labels('cell', 'clawjail-dev'), pidMode: 'container:clawjail-dev-gateway' }))).toHaveLength(1);
+    // Only a cell may join: a gateway (or anything else) joining the cell is not the design.
+    expect(run(noHostNamespaces, goodContainer({ labels: labels('gateway', 'clawjail-dev'), networkMode: 'container:clawjail-dev-gateway' }))).toHaveLength(1);
+  });
+
   test('an allowlisted join is compliant, for that field only', () => {
     const config = { allowedNamespaceJoins: ['networkMode=container:clawjail-dev-cell'] };
     expect(run(noHostNamespaces, goodContainer({ networkMode: 'container:clawjail-dev-cell' }), { config })).toEqual([]);

@@ -138,9 +138,23 @@ export const NAMESPACE_FIELDS: Readonly<Record<string, string>> = {
 };
 const JOINABLE_FIELDS = new Set(['networkMode', 'pidMode', 'ipcMode']);
 
+/**
+ * The one join the jail's own design needs: its cell lives in its gateway's network namespace,
+ * so OpenClaw's loopback-only port is reachable by the gateway and nothing else. Allowed only for
+ * a container labelled as the cell of stack P joining the network of the container `P-gateway`.
+ */
+export function builtInNamespaceJoin(props: Props): string | undefined {
+  const labels = containerLabels(props);
+  const stack = labels['clawjail.stack'];
+  if (labels[ROLE_LABEL] !== CELL_ROLE || !stack) return undefined;
+  return `networkMode=container:${stack}-gateway`;
+}
+
 export function checkNamespaces(props: Props, config: NamespacesConfig): string[] {
   const out: string[] = [];
-  const allowed = new Set(config.allowedNamespaceJoins.map((s) => s.trim()));
+  const builtIn = builtInNamespaceJoin(props);
+  const configured = config.allowedNamespaceJoins.map((s) => s.trim());
+  const allowed = new Set([...configured, ...(builtIn ? [builtIn] : [])]);
   for (const [field, ns] of Object.entries(NAMESPACE_FIELDS)) {
     const value = asString(props[field]);
     if (!value) continue;
@@ -155,7 +169,7 @@ export function checkNamespaces(props: Props, config: NamespacesConfig): string[
       } else if (!allowed.has(entry)) {
         out.push(
           `${field} ${q(value)} joins the ${ns} namespace of container ${q(target)}; allowed only if policy config ` +
-            `allowedNamespaceJoins lists ${q(entry)} (allowed now: ${listOrNone([...allowed])})`,
+            `allowedNamespaceJoins lists ${q(entry)} (allowed now: ${listOrNone(configured)})`,
         );
       }
     }

@@ -33,9 +33,11 @@ if [ -z "${PULUMI_CONFIG_PASSPHRASE:-}" ] && [ -z "${PULUMI_CONFIG_PASSPHRASE_FI
 fi
 
 pulumi stack select --create "$STACK" --secrets-provider passphrase
-if ! pulumi config get clawjail:openclawToken >/dev/null 2>&1; then
-  log "generating the OpenClaw gateway token (a stack secret)"
-  pulumi config set --secret clawjail:openclawToken "$(openssl rand -hex 32)"
-fi
+for key in openclawToken gatewayToken; do
+  if ! pulumi config get "clawjail:$key" >/dev/null 2>&1; then
+    log "generating clawjail:$key (a stack secret)"
+    pulumi config set --secret "clawjail:$key" "$(openssl rand -hex 32)"
+  fi
+done
 pulumi up --yes --stack "$STACK" --policy-pack policies
 pulumi stack output --stack "$STACK"

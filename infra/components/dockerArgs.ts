@@ -87,9 +87,16 @@ export function containerArgs(
       retries: spec.healthcheck.retries,
     },
     mounts: spec.mounts.map((m) => ({ type: m.type, source: m.source, target: m.target, readOnly: m.readOnly })),
-    networksAdvanced: spec.networks.map((name) => ({ name })),
+    networkMode: spec.networkMode ?? undefined,
+    networksAdvanced: spec.networks.length ? spec.networks.map((name) => ({ name })) : undefined,
+    // Written before the first start (the container is created stopped), onto the container's
+    // own volume; the provider sends them through the Engine API, never on a command line.
+    uploads: Object.entries(spec.secretFiles).map(([file, key]) => ({
+      file,
+      content: pulumi.secret(secrets).apply((s) => s[key]),
+    })),
     ports: spec.ports.map((p) => ({ internal: p.internal, external: p.external, ip: p.ip, protocol: 'tcp' })),
-    dns: spec.dns,
+    dns: spec.dns.length ? spec.dns : undefined,
     runtime: spec.runtime,
     ipcMode: spec.ipcMode,
     labels: labelEntries(spec.labels),

@@ -48,6 +48,7 @@ export function cellContainerSpec(config: JailConfig): ContainerSpec {
       NPM_CONFIG_UPDATE_NOTIFIER: 'false',
     },
     secretEnv: { OPENCLAW_GATEWAY_TOKEN: 'openclawToken' },
+    secretFiles: {},
     capDrop: ['ALL'],
     capAdd: [],
     securityOpts: ['no-new-privileges:true'],
@@ -82,9 +83,10 @@ export function cellContainerSpec(config: JailConfig): ContainerSpec {
         readOnly: false,
       },
     ],
-    networks: [names.cellNetwork],
-    // With no egress, even DNS stays inside the cell: Docker's resolver forwards to loopback.
-    dns: c.egress === 'none' ? ['127.0.0.1'] : [],
+    // The gateway owns the network namespace (infra/spec/gateway.ts); the cell joins it.
+    networks: [],
+    networkMode: `container:${names.gatewayContainer}`,
+    dns: [],
     ports: [],
     runtime: c.runtime,
     ipcMode: 'private',

@@ -2,9 +2,15 @@
 // beside a deployed stack) never collide and teardown can find all of its own objects.
 import type { JailConfig } from '../config';
 
+/** Version of clawjail's own images (gateway, warden); kept equal to package.json's. */
+export const JAIL_VERSION = '0.1.0';
+
 export interface JailNames {
   cellContainer: string;
   cellImage: string;
+  gatewayContainer: string;
+  gatewayImage: string;
+  gatewayStateVolume: string;
   cellNetwork: string;
   workspaceVolume: string;
 }
@@ -15,6 +21,9 @@ export function jailNames(config: Pick<JailConfig, 'namePrefix' | 'openclawVersi
     cellContainer: `${p}-cell`,
     // Pinned tag: the OpenClaw version it carries; the policy pack refuses "latest".
     cellImage: `${p}/cell:openclaw-${config.openclawVersion}`,
+    gatewayContainer: `${p}-gateway`,
+    gatewayImage: `${p}/gateway:${JAIL_VERSION}`,
+    gatewayStateVolume: `${p}-gateway-state`,
     cellNetwork: `${p}-cell`,
     workspaceVolume: `${p}-sandbox_data`,
   };

@@ -49,6 +49,11 @@ export interface ContainerSpec {
   env: Record<string, string>;
   /** Environment variables whose values are stack secrets: variable name to secret key. */
   secretEnv: Record<string, keyof JailSecrets>;
+  /**
+   * Files written into the (created, not yet started) container before it first runs: path to
+   * secret key. Paths must lie on a writable volume of the container's own.
+   */
+  secretFiles: Record<string, keyof JailSecrets>;
   capDrop: string[];
   capAdd: string[];
   securityOpts: string[];
@@ -68,8 +73,10 @@ export interface ContainerSpec {
   restart: RestartPolicy;
   healthcheck: HealthcheckSpec;
   mounts: MountSpec[];
-  /** Networks joined, by name; the first is the primary one. */
+  /** Networks joined, by name; the first is the primary one. Empty when networkMode is set. */
   networks: string[];
+  /** "container:<name>": share that container's network namespace instead of joining networks. */
+  networkMode: string | null;
   ports: PortSpec[];
   /** DNS servers Docker's embedded resolver forwards to; empty for the host's. */
   dns: string[];

@@ -9,6 +9,7 @@ import type { JailSecrets } from '../../infra/config';
 import { REPO_ROOT } from '../../infra/paths';
 import { pidsLimitScript, type ContainerSpec, type ImageSpec, type JailSpec, type NetworkSpec } from '../../infra/spec';
 import { Engine, socketPathOf } from './engine';
+import { tarOf } from './tar';
 
 const run = promisify(execFile);
 const MiB = 1024 * 1024;
@@ -27,7 +28,7 @@ export function containerCreateBody(spec: ContainerSpec, secrets: JailSecrets): 
     ...Object.entries(spec.env).map(([k, v]) => `${k}=${v}`),
     ...Object.entries(spec.secretEnv).map(([k, key]) => `${k}=${secrets[key]}`),
   ];
-  const [primary, ...others] = spec.networks;
+  const [primary] = spec.networks;
   return {
     Image: spec.image.name,
     User: spec.user,
@@ -56,16 +57,16 @@ export function containerCreateBody(spec: ContainerSpec, secrets: JailSecrets): 
       Init: spec.init,
       RestartPolicy: { Name: spec.restart },
       Mounts: spec.mounts.map((m) => ({ Type: m.type, Source: m.source, Target: m.target, ReadOnly: m.readOnly })),
-      NetworkMode: primary,
+      NetworkMode: spec.networkMode ?? primary,
       PortBindings: Object.fromEntries(
         spec.ports.map((p) => [`${p.internal}/tcp`, [{ HostIp: p.ip, HostPort: String(p.external) }]]),
       ),
-      Dns: spec.dns,
+      Dns: spec.dns.length ? spec.dns : null,
       Runtime: spec.runtime,
       IpcMode: spec.ipcMode,
     },
     NetworkingConfig: {
-      EndpointsConfig: Object.fromEntries([primary, ...others].map((n) => [n, {}])),
+      EndpointsConfig: Object.fromEntries(spec.networks.map((n) => [n, {}])),
     },
   };
 }
@@ -112,7 +113,17 @@ export class JailDeployment {
     }
     for (const c of this.spec.containers) {
       await this.engine.request('POST', `/containers/create?name=${encodeURIComponent(c.name)}`, containerCreateBody(c, this.secrets));
+      await this.uploadSecretFiles(c);
       await run('/bin/sh', ['-c', pidsLimitScript(c.name, c.pidsLimit)], { env: this.env });
+    }
+  }
+
+  /** Like the provider's `uploads`: one archive per file, extracted into its directory. */
+  private async uploadSecretFiles(c: ContainerSpec): Promise<void> {
+    for (const [file, key] of Object.entries(c.secretFiles)) {
+      const dir = path.posix.dirname(file);
+      const archive = tarOf([{ name: path.posix.basename(file), content: Buffer.from(this.secrets[key]), mode: 0o644 }]);
+      await this.engine.request('PUT', `/containers/${c.name}/archive?path=${encodeURIComponent(dir)}`, archive);
     }
   }
 

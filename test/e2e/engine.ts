@@ -19,14 +19,17 @@ export class Engine {
   constructor(private readonly socketPath: string) {}
 
   request<T = unknown>(method: string, path: string, body?: unknown, timeoutMs = 120_000): Promise<T> {
-    const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+    const raw = Buffer.isBuffer(body);
+    const payload = body === undefined ? undefined : raw ? body : Buffer.from(JSON.stringify(body));
     return new Promise((resolve, reject) => {
       const req = http.request(
         {
           socketPath: this.socketPath,
           method,
           path: `/v1.41${path}`,
-          headers: payload ? { 'Content-Type': 'application/json', 'Content-Length': payload.length } : {},
+          headers: payload
+            ? { 'Content-Type': raw ? 'application/x-tar' : 'application/json', 'Content-Length': payload.length }
+            : {},
           timeout: timeoutMs,
         },
         (res) => {

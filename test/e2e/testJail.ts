@@ -54,6 +54,8 @@ export function testJail(overrides: Record<string, string> = {}): TestJail {
     cellEgress: 'none',
     buildCaFile: localCaBundle(),
     openclawToken: crypto.randomBytes(32).toString('hex'),
+    gatewayToken: crypto.randomBytes(32).toString('hex'),
+    gatewayPort: '18443',
     ...overrides,
   });
   const spec = buildJailSpec(config);

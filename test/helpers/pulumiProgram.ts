@@ -16,6 +16,8 @@ export interface ProgramRun {
 
 /** A stand-in image id, shaped like the one the docker provider reports for a local build. */
 const FAKE_IMAGE_ID = `sha256:${'ab'.repeat(32)}`;
+/** What `--print-fingerprint` prints, with its newline. */
+export const FAKE_FINGERPRINT = `${Array(32).fill('AB').join(':')}\n`;
 
 /**
  * `config` holds `clawjail:*` values without the namespace. The program module is loaded afresh
@@ -30,6 +32,7 @@ export async function runProgram(config: Record<string, string>): Promise<Progra
         const state: Record<string, unknown> = { ...args.inputs };
         if (args.type === 'docker:index/image:Image') state.repoDigest = FAKE_IMAGE_ID;
         if (args.type === 'docker:index/container:Container') state.name = args.inputs.name;
+        if (args.type === 'command:local:Command') state.stdout = FAKE_FINGERPRINT;
         return { id: `${args.name}-id`, state };
       },
       call(args) {

@@ -6,7 +6,7 @@ const TOKEN = 'x'.repeat(40);
 
 function problemsOf(raw: Record<string, string>): string[] {
   try {
-    parseConfig({ openclawToken: TOKEN, ...raw });
+    parseConfig({ openclawToken: TOKEN, gatewayToken: TOKEN, ...raw });
   } catch (e) {
     if (e instanceof ConfigError) return e.problems;
     throw e;
@@ -16,7 +16,7 @@ function problemsOf(raw: Record<string, string>): string[] {
 
 describe('stack config', () => {
   it('gives safe defaults for everything but the secret', () => {
-    const { config, secrets } = parseConfig({ openclawToken: TOKEN });
+    const { config, secrets } = parseConfig({ openclawToken: TOKEN, gatewayToken: TOKEN });
     expect(config.cell).toMatchObject({ memoryMb: 2048, cpus: 1, pidsLimit: 256, runtime: 'runc' });
     expect(config.allowedPublishAddresses).toEqual([]);
     expect(secrets.openclawToken).toBe(TOKEN);

@@ -1,13 +1,19 @@
 // The real program under Pulumi's mocks, judged by the real policy pack.
 import { validateResources, type Violation } from '../../policies/rules';
-import { runProgram, type ProgramRun, type RegisteredResource } from '../helpers/pulumiProgram';
+import { FAKE_FINGERPRINT, runProgram, type ProgramRun, type RegisteredResource } from '../helpers/pulumiProgram';
 
 const TOKEN = 'k'.repeat(48);
+const GW_TOKEN = 'g'.repeat(48);
+// How the mocks show a secret value: Pulumi's own signature key and value.
+const SECRET_SIG = '4dabf18193072939515e22adb298388d';
+const SECRET_VALUE_SIG = '1b47061264138c4ac30d75fd1eb44270';
 const CONTAINER = 'docker:index/container:Container';
+
+jest.setTimeout(60_000); // loads the whole program and its SDKs, on a busy 2-core machine
 
 let run: ProgramRun;
 beforeAll(async () => {
-  run = await runProgram({ openclawToken: TOKEN });
+  run = await runProgram({ openclawToken: TOKEN, gatewayToken: GW_TOKEN });
 });
 
 const cellOf = (resources: RegisteredResource[]) => {
@@ -39,6 +45,7 @@ describe('the program under Pulumi mocks', () => {
         CONTAINER,
         'command:local:Command',
         'clawjail:index:Cell',
+        'clawjail:index:Gateway',
       ]),
     );
   });
@@ -47,17 +54,41 @@ describe('the program under Pulumi mocks', () => {
     expect(validateResources(run.resources)).toEqual([]);
   });
 
-  it('keeps the operator token out of everything but the container env', () => {
+  it('hands each token only to the container that needs it', () => {
     const cell = cellOf(run.resources);
-    const others = run.resources.filter((r) => r !== cell);
-    expect(JSON.stringify(others)).not.toContain(TOKEN);
+    const gateway = run.resources.find((r) => r.type === CONTAINER && r.props.name === 'clawjail-gateway');
+    expect(JSON.stringify(cell.props.envs)).toContain(`OPENCLAW_GATEWAY_TOKEN=${TOKEN}`);
+    expect((cell.props.envs as Record<string, unknown>)[SECRET_SIG]).toBe(SECRET_VALUE_SIG);
+    expect(JSON.stringify(cell.props)).not.toContain(GW_TOKEN);
+    // The gateway gets both as files in its own volume, never in its environment, and the
+    // uploads are a Pulumi secret (the engine encrypts them in the state).
+    const uploads = gateway?.props.uploads as Record<string, unknown>;
+    expect(uploads[SECRET_SIG]).toBe(SECRET_VALUE_SIG);
+    expect(uploads.value).toEqual(
+      expect.arrayContaining([
+        { file: '/var/lib/clawjail-gateway/operator.token', content: GW_TOKEN },
+        { file: '/var/lib/clawjail-gateway/openclaw.token', content: TOKEN },
+      ]),
+    );
+    expect(JSON.stringify(gateway?.props.envs)).not.toMatch(new RegExp(`${TOKEN}|${GW_TOKEN}`));
+    const others = run.resources.filter((r) => r !== cell && r !== gateway && r.type !== 'pulumi:pulumi:Stack');
+    expect(JSON.stringify(others)).not.toMatch(new RegExp(`${TOKEN}|${GW_TOKEN}`));
+  });
+
+  it('puts the cell in the gateway’s network namespace and publishes only the gateway, on loopback', () => {
+    const cell = cellOf(run.resources);
+    const gateway = run.resources.find((r) => r.type === CONTAINER && r.props.name === 'clawjail-gateway');
+    expect(cell.props).toMatchObject({ networkMode: 'container:clawjail-gateway' });
+    expect(cell.props.ports ?? []).toEqual([]);
+    expect(gateway?.props.ports).toEqual([{ internal: 8443, external: 8443, ip: '127.0.0.1', protocol: 'tcp' }]);
   });
 
   it('creates the cell stopped and starts it only after the pids limit is set', () => {
     const cell = cellOf(run.resources);
     expect(cell.props.start).toBe(false);
-    const pids = run.resources.find((r) => r.type === 'command:local:Command');
+    const pids = run.resources.find((r) => r.type === 'command:local:Command' && /clawjail-cell/.test(String(r.props.create)));
     expect(pids?.props.create).toMatch(/docker update --pids-limit 256 clawjail-cell[\s\S]*docker start clawjail-cell/);
+    for (const c of run.resources.filter((r) => r.type === CONTAINER)) expect(c.props.start).toBe(false);
   });
 
   it('exports what the operator needs', () => {
@@ -65,12 +96,15 @@ describe('the program under Pulumi mocks', () => {
       cellContainer: 'clawjail-cell',
       cellImage: 'clawjail/cell:openclaw-2026.9.6',
       cellNetwork: 'clawjail-cell',
+      gatewayContainer: 'clawjail-gateway',
+      gatewayUrl: 'wss://127.0.0.1:8443',
+      gatewayFingerprint: FAKE_FINGERPRINT.trim(),
       workspaceLocation: 'clawjail-sandbox_data',
     });
   });
 
   it('fails a bad config at preview time, naming the key', async () => {
-    await expect(runProgram({ openclawToken: TOKEN, cellPidsLimit: 'lots' })).rejects.toThrow(
+    await expect(runProgram({ openclawToken: TOKEN, gatewayToken: GW_TOKEN, cellPidsLimit: 'lots' })).rejects.toThrow(
       /clawjail:cellPidsLimit = "lots": must be a whole number/,
     );
   });
@@ -82,6 +116,8 @@ describe('each flipped setting fires its rule', () => {
     ['a capability added', (p) => { p.capabilities = { drops: ['ALL'], adds: ['NET_ADMIN'] }; }, 'container-drop-all-capabilities'],
     ['privileged', (p) => { p.privileged = true; }, 'container-not-privileged'],
     ['host network', (p) => { p.networkMode = 'host'; }, 'container-no-host-namespaces'],
+    ['joins another container’s network', (p) => { p.networkMode = 'container:some-other'; }, 'container-no-host-namespaces'],
+    ['joins the gateway’s pid namespace', (p) => { p.pidMode = 'container:clawjail-gateway'; }, 'container-no-host-namespaces'],
     ['host pid', (p) => { p.pidMode = 'host'; }, 'container-no-host-namespaces'],
     ['host ipc', (p) => { p.ipcMode = 'host'; }, 'container-no-host-namespaces'],
     ['host userns', (p) => { p.usernsMode = 'host'; }, 'container-no-host-namespaces'],

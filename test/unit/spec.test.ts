@@ -2,7 +2,7 @@ import { parseConfig } from '../../infra/config';
 import { buildJailSpec, pidsLimitScript, shellQuote } from '../../infra/spec';
 
 const TOKEN = 't'.repeat(40);
-const specOf = (raw: Record<string, string> = {}) => buildJailSpec(parseConfig({ openclawToken: TOKEN, ...raw }).config);
+const specOf = (raw: Record<string, string> = {}) => buildJailSpec(parseConfig({ openclawToken: TOKEN, gatewayToken: TOKEN, ...raw }).config);
 const cellOf = (raw: Record<string, string> = {}) => {
   const cell = specOf(raw).containers.find((c) => c.role === 'cell');
   if (!cell) throw new Error('no cell');
@@ -43,9 +43,10 @@ describe('jail spec: the cell', () => {
     expect(cell.logOpts).toEqual({ 'max-size': '10m', 'max-file': '3' });
   });
 
-  it('publishes no port and joins only its own network', () => {
+  it('publishes no port and lives in the gateway’s network namespace, nowhere else', () => {
     expect(cell.ports).toEqual([]);
-    expect(cell.networks).toEqual(['clawjail-cell']);
+    expect(cell.networks).toEqual([]);
+    expect(cell.networkMode).toBe('container:clawjail-gateway');
     expect(cell.ipcMode).toBe('private');
   });
 
@@ -67,12 +68,48 @@ describe('jail spec: the cell', () => {
     expect(c).toMatchObject({ memoryMb: 4096, memorySwapMb: 4096, pidsLimit: 512, runtime: 'runsc' });
     expect(c.command).toContain('19000');
     expect(c.mounts[0]).toEqual({ type: 'bind', source: '/srv/ws', target: '/workspace', readOnly: false });
-    expect(specOf({ workspaceHostPath: '/srv/ws' }).volumes).toEqual([]);
+    expect(specOf({ workspaceHostPath: '/srv/ws' }).volumes.map((v) => v.name)).toEqual(['clawjail-gateway-state']);
   });
 
   it('builds the image from the configured base with a pinned tag', () => {
     expect(cell.image.name).toBe('clawjail/cell:openclaw-2026.9.6');
     expect(cell.image.buildArgs).toEqual({ BASE_IMAGE: 'node:24-bookworm-slim', OPENCLAW_VERSION: '2026.9.6' });
+  });
+});
+
+describe('jail spec: the gateway', () => {
+  const spec = specOf();
+  const gateway = spec.containers.find((c) => c.role === 'gateway');
+  if (!gateway) throw new Error('no gateway');
+
+  it('starts before the cell, owns the network namespace and publishes only on loopback', () => {
+    expect(spec.containers.map((c) => c.role)).toEqual(['gateway', 'cell']);
+    expect(gateway.networks).toEqual(['clawjail-cell']);
+    expect(gateway.networkMode).toBeNull();
+    expect(gateway.ports).toEqual([{ internal: 8443, external: 8443, ip: '127.0.0.1' }]);
+    expect(gateway.env.GATEWAY_UPSTREAM).toBe('ws://127.0.0.1:18789');
+  });
+
+  it('gets its tokens as files in its own volume, never as environment', () => {
+    expect(gateway.secretEnv).toEqual({});
+    expect(gateway.secretFiles).toEqual({
+      '/var/lib/clawjail-gateway/operator.token': 'gatewayToken',
+      '/var/lib/clawjail-gateway/openclaw.token': 'openclawToken',
+    });
+    expect(gateway.mounts).toEqual([{ type: 'volume', source: 'clawjail-gateway-state', target: '/var/lib/clawjail-gateway', readOnly: false }]);
+    for (const file of Object.keys(gateway.secretFiles)) expect(file.startsWith(`${gateway.mounts[0].target}/`)).toBe(true);
+  });
+
+  it('is hardened like the cell, as a different user', () => {
+    expect(gateway).toMatchObject({ capDrop: ['ALL'], capAdd: [], readOnlyRootfs: true, init: true, user: '10443:10443' });
+    expect(gateway.securityOpts).toContain('no-new-privileges:true');
+    expect(gateway.memorySwapMb).toBe(gateway.memoryMb);
+  });
+
+  it('is exposed beyond loopback only when that address is explicitly allowed', () => {
+    expect(() => specOf({ gatewayListenAddress: '192.168.1.10' })).toThrow(/gatewayListenAddress = "192.168.1.10": not loopback.*allowedPublishAddresses/);
+    const g = specOf({ gatewayListenAddress: '192.168.1.10', allowedPublishAddresses: '["192.168.1.10"]' }).containers[0];
+    expect(g.ports[0].ip).toBe('192.168.1.10');
   });
 });
 

@@ -1,0 +1,92 @@
+// One container of the jail: its image, the container created stopped, and the pids limit applied
+// before it first runs. Cell, Gateway and Warden are this, each under its own component type.
+import * as command from '@pulumi/command';
+import * as docker from '@pulumi/docker';
+import * as pulumi from '@pulumi/pulumi';
+import type { JailSecrets } from '../config';
+import { pidsLimitScript, type ContainerSpec } from '../spec';
+import { containerArgs, imageArgs, labelEntries } from './dockerArgs';
+
+export interface JailContainerArgs {
+  spec: ContainerSpec;
+  provider: docker.Provider;
+  /** DOCKER_HOST for the docker CLI that applies the pids limit; same engine as the provider. */
+  dockerHost: string;
+  secrets: pulumi.Output<JailSecrets>;
+  /** Build arguments from the building machine (infra/buildArgs.ts). */
+  hostBuildArgs: Record<string, string>;
+  /** What must exist (networks, volumes, firewall) or run (a namespace owner) first. */
+  dependsOn: pulumi.Input<pulumi.Resource>[];
+}
+
+export abstract class JailContainer extends pulumi.ComponentResource {
+  readonly image: docker.Image;
+  readonly container: docker.Container;
+  /** Done once the pids limit is set and the container started: depend on this to run after. */
+  readonly started: command.local.Command;
+  readonly containerName: pulumi.Output<string>;
+
+  protected constructor(type: string, name: string, args: JailContainerArgs, opts?: pulumi.ComponentResourceOptions) {
+    super(type, name, {}, opts);
+    const { spec } = args;
+    this.image = new docker.Image(`${name}-image`, imageArgs(spec.image, args.hostBuildArgs), {
+      parent: this,
+      provider: args.provider,
+    });
+    this.container = new docker.Container(
+      `${name}-container`,
+      {
+        ...containerArgs(spec, this.image.imageName, args.secrets),
+        // The image's name:tag stays the same across rebuilds; its id in a label makes a rebuilt
+        // image replace the container instead of leaving the old one running.
+        labels: pulumi
+          .output(this.image.repoDigest)
+          .apply((id) => [...labelEntries(spec.labels), { label: 'clawjail.image-id', value: id ?? '' }]),
+      },
+      { parent: this, provider: args.provider, dependsOn: args.dependsOn },
+    );
+    const script = pidsLimitScript(spec.name, spec.pidsLimit);
+    this.started = new command.local.Command(
+      `${name}-pids-limit`,
+      {
+        create: script,
+        update: script,
+        environment: { DOCKER_HOST: args.dockerHost },
+        interpreter: ['/bin/sh', '-c'],
+        triggers: [this.container.id, spec.pidsLimit],
+      },
+      { parent: this, dependsOn: [this.container] },
+    );
+    this.containerName = this.container.name;
+  }
+}
+
+/** The prisoner: OpenClaw, in the gateway's network namespace. */
+export class Cell extends JailContainer {
+  constructor(name: string, args: JailContainerArgs, opts?: pulumi.ComponentResourceOptions) {
+    super('clawjail:index:Cell', name, args, opts);
+    this.registerOutputs({ containerName: this.containerName, imageName: this.image.imageName });
+  }
+}
+
+/** The vault: pinned-TLS, token-checking front of OpenClaw; owns the jail's network namespace. */
+export class Gateway extends JailContainer {
+  /** SHA-256 fingerprint of the certificate the gateway made at its first start. */
+  readonly fingerprint: pulumi.Output<string>;
+
+  constructor(name: string, args: JailContainerArgs, opts?: pulumi.ComponentResourceOptions) {
+    super('clawjail:index:Gateway', name, args, opts);
+    // The key stays in the gateway's own volume; only the fingerprint comes out.
+    const read = new command.local.Command(
+      `${name}-fingerprint`,
+      {
+        create: `docker exec ${args.spec.name} node /app/dist/main.js --print-fingerprint`,
+        environment: { DOCKER_HOST: args.dockerHost },
+        triggers: [this.container.id],
+      },
+      { parent: this, dependsOn: [this.started] },
+    );
+    this.fingerprint = read.stdout.apply((s) => s.trim());
+    this.registerOutputs({ containerName: this.containerName, fingerprint: this.fingerprint });
+  }
+}

@@ -1,0 +1,84 @@
+// The vault's gateway: the only way in to OpenClaw. It owns the jail's network namespace (it sits
+// on the moat's bridge and publishes the operator's port) and the cell joins it, so OpenClaw's
+// loopback-only port is reachable from the gateway and from nowhere else. The cell, not the
+// gateway, is the one the prisoner can crash and restart at will; as a joiner it comes back into
+// the same namespace, and the operator's channel survives.
+import type { JailConfig } from '../config';
+import { jailNames } from './names';
+import { cellSeccompProfileJson } from './seccomp';
+import { ROLE_LABEL, type ContainerSpec } from './types';
+
+/** Not the prisoner's uid: the prisoner must not own the gateway's files or processes. */
+export const GATEWAY_USER = '10443:10443';
+export const GATEWAY_STATE_DIR = '/var/lib/clawjail-gateway';
+/** Port inside the shared namespace; the host side is config.gateway.port. */
+export const GATEWAY_INTERNAL_PORT = 8443;
+
+export function gatewayContainerSpec(config: JailConfig): ContainerSpec {
+  const names = jailNames(config);
+  const c = config.cell;
+  return {
+    name: names.gatewayContainer,
+    role: 'gateway',
+    image: {
+      name: names.gatewayImage,
+      context: 'gateway',
+      dockerfile: 'gateway/Dockerfile',
+      buildArgs: { BASE_IMAGE: config.nodeBaseImage },
+    },
+    user: GATEWAY_USER,
+    command: [],
+    env: {
+      // All addresses of the shared namespace: the port publish reaches it on the bridge address.
+      GATEWAY_LISTEN: `0.0.0.0:${GATEWAY_INTERNAL_PORT}`,
+      GATEWAY_UPSTREAM: `ws://127.0.0.1:${c.openclawPort}`,
+      GATEWAY_STATE_DIR,
+      GATEWAY_CERT_NAMES: config.gateway.listenAddress,
+      GATEWAY_TOKEN_FILE: `${GATEWAY_STATE_DIR}/operator.token`,
+      GATEWAY_UPSTREAM_TOKEN_FILE: `${GATEWAY_STATE_DIR}/openclaw.token`,
+    },
+    secretEnv: {},
+    secretFiles: {
+      [`${GATEWAY_STATE_DIR}/operator.token`]: 'gatewayToken',
+      [`${GATEWAY_STATE_DIR}/openclaw.token`]: 'openclawToken',
+    },
+    capDrop: ['ALL'],
+    capAdd: [],
+    securityOpts: ['no-new-privileges:true'],
+    seccompProfile: cellSeccompProfileJson(),
+    readOnlyRootfs: true,
+    tmpfs: { '/tmp': 'rw,noexec,nosuid,nodev,size=64m,mode=1777' },
+    memoryMb: 256,
+    memorySwapMb: 256,
+    cpus: 0.5,
+    pidsLimit: 64,
+    logDriver: 'json-file',
+    logOpts: { 'max-size': `${c.logMaxSizeMb}m`, 'max-file': String(c.logMaxFiles) },
+    init: true,
+    restart: c.restart,
+    healthcheck: {
+      test: ['CMD', 'node', '/app/dist/main.js', '--healthcheck'],
+      intervalSeconds: 15,
+      timeoutSeconds: 5,
+      startPeriodSeconds: 20,
+      retries: 3,
+    },
+    // The certificate and key are made at first start in this volume, which no other container
+    // mounts: the key never enters the cell.
+    mounts: [{ type: 'volume', source: names.gatewayStateVolume, target: GATEWAY_STATE_DIR, readOnly: false }],
+    networks: [names.cellNetwork],
+    networkMode: null,
+    ports: [{ internal: GATEWAY_INTERNAL_PORT, external: config.gateway.port, ip: config.gateway.listenAddress }],
+    // With no egress, even DNS stays inside: Docker's resolver forwards to loopback.
+    dns: c.egress === 'none' ? ['127.0.0.1'] : [],
+    runtime: c.runtime,
+    ipcMode: 'private',
+    labels: { [ROLE_LABEL]: 'gateway', 'clawjail.stack': config.namePrefix },
+    stopTimeoutSeconds: 10,
+  };
+}
+
+/** Where the operator connects. */
+export function gatewayUrl(config: JailConfig): string {
+  return `wss://${config.gateway.listenAddress}:${config.gateway.port}`;
+}

@@ -1,0 +1,183 @@
+// The vault on the real Docker engine: the operator's CLI reaches the real OpenClaw in the cell
+// only through the gateway, pinned and authenticated; the prisoner can neither take the
+// gateway's port nor pass itself off as the gateway.
+import { execFile } from 'child_process';
+import * as fs from 'fs';
+import * as net from 'net';
+import * as os from 'os';
+import * as path from 'path';
+import { generateCertificate } from '../../gateway/src/cert';
+import { GATEWAY_INTERNAL_PORT } from '../../infra/spec';
+import { testJail, type TestJail } from './testJail';
+
+jest.setTimeout(5 * 60_000);
+
+const CLI = path.resolve(__dirname, '..', '..', 'bin', 'clawjail');
+let jail: TestJail;
+let gatewayName: string;
+let cellName: string;
+let gatewayIp: string;
+let fingerprint: string;
+let tmp: string;
+let tokenFile: string;
+
+interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function clawjail(...args: string[]): Promise<CliResult> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [CLI, ...args], { timeout: 60_000 }, (err, stdout, stderr) => {
+      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : -1) : 0;
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+/** Whether a TCP connection from the host to ip:port is accepted. */
+function tcpOpen(ip: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect({ host: ip, port, timeout: 3000 });
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+    s.once('timeout', () => {
+      s.destroy();
+      resolve(false);
+    });
+  });
+}
+
+const HEALTH = '{"method":"health"}';
+
+beforeAll(async () => {
+  jail = testJail();
+  gatewayName = jail.container('gateway').name;
+  cellName = jail.container('cell').name;
+  await jail.deployment.down();
+  await jail.deployment.up();
+  await jail.deployment.waitHealthy(gatewayName);
+  await jail.deployment.waitHealthy(cellName);
+  // Docker's healthcheck is OpenClaw's liveness; its gateway protocol answers once it is ready.
+  const ready = `fetch('http://127.0.0.1:${jail.config.cell.openclawPort}/readyz').then(r=>r.json()).then(j=>console.log(j.ready===true?'ready':'not'),()=>console.log('down'))`;
+  for (let i = 0; i < 120; i++) {
+    if ((await jail.deployment.exec(cellName, ['node', '-e', ready])).stdout.trim() === 'ready') break;
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+  const info = (await jail.deployment.inspect(gatewayName)) as {
+    NetworkSettings: { Networks: Record<string, { IPAddress: string }> };
+  };
+  // The test network has no egress, so Docker publishes no port; the host reaches the gateway
+  // on its bridge address, which is what the published port forwards to.
+  gatewayIp = info.NetworkSettings.Networks[jail.spec.networks[0].name].IPAddress;
+  const fp = await jail.deployment.exec(gatewayName, ['node', '/app/dist/main.js', '--print-fingerprint']);
+  fingerprint = fp.stdout.trim();
+  expect(fingerprint).toMatch(/^([0-9A-F]{2}:){31}[0-9A-F]{2}$/);
+  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'cjtest-vault-'));
+  tokenFile = path.join(tmp, 'operator.token');
+  fs.writeFileSync(tokenFile, jail.secrets.gatewayToken, { mode: 0o600 });
+}, 30 * 60_000);
+
+afterAll(async () => {
+  if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
+  if (jail) await jail.deployment.down();
+}, 5 * 60_000);
+
+const url = (port = GATEWAY_INTERNAL_PORT) => `wss://${gatewayIp}:${port}`;
+
+it('the operator CLI gets a real OpenClaw answer through the gateway, pinned and authenticated', async () => {
+  const r = await clawjail('connect', url(), '--fingerprint', fingerprint, '--token-file', tokenFile, '--send', HEALTH);
+  expect(r.stderr).not.toMatch(/mismatch|refused/i);
+  expect(r.code).toBe(0);
+  expect(r.stdout).toMatch(/"ok":\s*true/);
+});
+
+it('`clawjail fingerprint` shows the certificate the gateway presents', async () => {
+  const r = await clawjail('fingerprint', url());
+  expect(r.code).toBe(0);
+  expect(r.stdout.trim()).toBe(fingerprint);
+});
+
+it('a wrong operator token is refused by the gateway', async () => {
+  const wrong = path.join(tmp, 'wrong.token');
+  fs.writeFileSync(wrong, 'w'.repeat(64), { mode: 0o600 });
+  const r = await clawjail('connect', url(), '--fingerprint', fingerprint, '--token-file', wrong, '--send', HEALTH);
+  expect(r.code).toBe(4);
+  expect(r.stderr).toMatch(/401|unauthorized/i);
+});
+
+it('a certificate other than the pinned one is refused, showing both fingerprints', async () => {
+  const other = generateCertificate().fingerprint;
+  const r = await clawjail('connect', url(), '--fingerprint', other, '--token-file', tokenFile, '--send', HEALTH);
+  expect(r.code).toBe(3);
+  expect(r.stderr).toContain(other);
+  expect(r.stderr).toContain(fingerprint);
+});
+
+it('OpenClaw’s own port is reachable from nowhere but the gateway', async () => {
+  const openclawPort = jail.config.cell.openclawPort;
+  expect(await tcpOpen(gatewayIp, GATEWAY_INTERNAL_PORT)).toBe(true); // the same path, allowed
+  expect(await tcpOpen(gatewayIp, openclawPort)).toBe(false);
+  // Inside the namespace OpenClaw does listen, on loopback only.
+  const inside = await jail.deployment.exec(cellName, [
+    'node', '-e', `require('net').connect(${openclawPort},'127.0.0.1').on('connect',()=>{console.log('open');process.exit(0)}).on('error',e=>{console.log(e.code);process.exit(0)})`,
+  ]);
+  expect(inside.stdout.trim()).toBe('open');
+});
+
+it('the prisoner cannot take the gateway’s port while the gateway holds it', async () => {
+  const tryBind = (host: string) =>
+    jail.deployment.exec(cellName, [
+      'node', '-e',
+      `require('net').createServer().on('error',e=>{console.log(e.code);process.exit(0)}).listen({port:${GATEWAY_INTERNAL_PORT},host:'${host}'},()=>{console.log('BOUND');process.exit(0)})`,
+    ]);
+  expect((await tryBind('0.0.0.0')).stdout.trim()).toBe('EADDRINUSE');
+  expect((await tryBind('127.0.0.1')).stdout.trim()).toBe('EADDRINUSE');
+  // The same bind on a free port works: the refusal is the port being held, not a broken test.
+  const free = await jail.deployment.exec(cellName, [
+    'node', '-e', `require('net').createServer().listen({port:${GATEWAY_INTERNAL_PORT + 1},host:'0.0.0.0'},()=>{console.log('BOUND');process.exit(0)})`,
+  ]);
+  expect(free.stdout.trim()).toBe('BOUND');
+});
+
+it('an impostor in the cell serving its own certificate is refused by the pinned client and learns nothing', async () => {
+  const impostor = generateCertificate({ commonName: 'clawjail-gateway' });
+  const port = GATEWAY_INTERNAL_PORT + 2;
+  const script = `
+const fs = require('fs'), tls = require('tls');
+const log = (m) => fs.appendFileSync('/workspace/.impostor.log', m + '\\n');
+const srv = tls.createServer({ key: fs.readFileSync('/workspace/.impostor.key'), cert: fs.readFileSync('/workspace/.impostor.crt') }, (s) => {
+  log('handshake');
+  s.on('data', (d) => log('data ' + d.length));
+  s.on('error', () => {});
+});
+srv.on('connection', () => log('tcp'));
+srv.listen(${port}, '0.0.0.0', () => log('listening'));
+setTimeout(() => process.exit(0), 30000);
+`;
+  const put = async (file: string, content: string) => {
+    const r = await jail.deployment.exec(cellName, ['sh', '-c', `cat > ${file}`], { input: Buffer.from(content) });
+    expect(r.code).toBe(0);
+  };
+  await put('/workspace/.impostor.key', impostor.keyPem);
+  await put('/workspace/.impostor.crt', impostor.certPem);
+  await put('/workspace/.impostor.js', script);
+  await put('/workspace/.impostor.log', '');
+  await jail.deployment.exec(cellName, ['sh', '-c', 'node /workspace/.impostor.js >/dev/null 2>&1 &']);
+  const log = async () => (await jail.deployment.exec(cellName, ['cat', '/workspace/.impostor.log'])).stdout;
+  for (let i = 0; i < 50 && !(await log()).includes('listening'); i++) await new Promise((r) => setTimeout(r, 200));
+  expect(await log()).toContain('listening');
+
+  const r = await clawjail('connect', url(port), '--fingerprint', fingerprint, '--token-file', tokenFile, '--send', HEALTH);
+  expect(r.code).toBe(3);
+  expect(r.stderr).toContain(impostor.fingerprint);
+  expect(r.stderr).toContain(fingerprint);
+  await new Promise((res) => setTimeout(res, 500));
+  const seen = await log();
+  expect(seen).toMatch(/^tcp$/m); // the client did reach the impostor...
+  expect(seen).not.toMatch(/^data /m); // ...and sent it not one byte: no request, no token
+});
