@@ -251,6 +251,13 @@ export function isPinnedImageRef(ref: string): boolean {
   return /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/.test(tag) && tag !== 'latest';
 }
 
+/**
+ * Where a host-directory workspace may live: a tree of its own. Anywhere else it could share a
+ * directory with a host user's sockets or dotfiles, and the prisoner's uid 1000 is often a real
+ * user on the host. The policy pack holds the cell to the same roots.
+ */
+export const WORKSPACE_ROOTS: readonly string[] = ['/srv/clawjail/', '/var/lib/clawjail/'];
+
 const NAME_PREFIX_RE = /^[a-z][a-z0-9-]{0,23}$/;
 // The kernel limit for an interface name is 15 bytes (IFNAMSIZ - 1).
 const BRIDGE_RE = /^[a-zA-Z][a-zA-Z0-9_-]{0,14}$/;
@@ -350,8 +357,11 @@ export function parseConfig(
       openclawPort: r.int('openclawPort', 1024, 65535),
       workspaceHostPath: r.check(
         'workspaceHostPath',
-        (v) => v === '' || (v.startsWith('/') && !v.split('/').includes('..') && v !== '/'),
-        'must be empty (a named volume) or an absolute host path without ".." other than /',
+        (v) =>
+          v === '' ||
+          (WORKSPACE_ROOTS.some((root) => v.startsWith(root) && v.length > root.length) &&
+            !v.split('/').some((part) => part === '..' || part === '.')),
+        `must be empty (a named volume) or a directory under ${WORKSPACE_ROOTS.join(' or ')} (no "..")`,
       ),
       egress: r.oneOf('cellEgress', EGRESS),
     },

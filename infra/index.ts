@@ -43,7 +43,12 @@ const common = {
 };
 // The gateway owns the jail's network namespace, so it starts first; the cell joins it.
 const gateway = new Gateway('gateway', { ...common, spec: specOf('gateway'), dependsOn: [moat, workspace] });
-const cell = new Cell('cell', { ...common, spec: specOf('cell'), dependsOn: [moat, workspace, gateway.started] });
+const cell = new Cell('cell', {
+  ...common,
+  spec: specOf('cell'),
+  dependsOn: [moat, workspace, gateway.started],
+  extraLabels: { 'clawjail.netns-owner': gateway.container.id },
+});
 
 export const cellContainer = cell.containerName;
 export const cellImage = cell.image.imageName;

@@ -5,6 +5,8 @@ import * as fs from 'fs';
 import * as path from 'path';
 import type { ResourceValidationArgs, ResourceValidationPolicy } from '@pulumi/policy';
 import {
+  checkNonRootUser,
+  checkSeccompProfile,
   allPolicies,
   allowedRuntime,
   CONTAINER_TYPE,
@@ -116,8 +118,8 @@ function goodContainer(overrides: Props = {}): Props {
 describe('the policy list', () => {
   const policies = allPolicies();
 
-  test('twelve mandatory policies with unique names and descriptions', () => {
-    expect(policies).toHaveLength(12);
+  test('fourteen mandatory policies with unique names and descriptions', () => {
+    expect(policies).toHaveLength(14);
     expect(new Set(policies.map((p) => p.name)).size).toBe(policies.length);
     for (const p of policies) {
       expect(p.enforcementLevel).toBe('mandatory');
@@ -788,5 +790,29 @@ describe('validateResources', () => {
       'container-security-opts',
       'image-pinned-reference',
     ]);
+  });
+});
+
+describe('container-seccomp-profile and container-non-root-user', () => {
+  const jailLabels = [{ label: 'clawjail.role', value: 'gateway' }];
+  test('a deny-by-default inline profile and a numeric non-root user comply', () => {
+    const props = { labels: jailLabels, user: '10443:10443', securityOpts: ['no-new-privileges:true', 'seccomp={"defaultAction":"SCMP_ACT_ERRNO"}'] };
+    expect(checkSeccompProfile(props)).toEqual([]);
+    expect(checkNonRootUser(props)).toEqual([]);
+  });
+  test('a missing, allow-by-default or unparsable profile is refused', () => {
+    expect(checkSeccompProfile({ labels: jailLabels, securityOpts: ['no-new-privileges'] })[0]).toMatch(/no seccomp profile/);
+    expect(checkSeccompProfile({ labels: jailLabels, securityOpts: ['seccomp={"defaultAction":"SCMP_ACT_ALLOW"}'] })[0]).toMatch(/defaultAction is "SCMP_ACT_ALLOW"/);
+    expect(checkSeccompProfile({ labels: jailLabels, securityOpts: ['seccomp=/etc/profile.json'] })[0]).toMatch(/not an inline JSON profile/);
+  });
+  test('root, a named user, or none is refused', () => {
+    expect(checkNonRootUser({ labels: jailLabels, user: '0:0' })[0]).toMatch(/root/);
+    expect(checkNonRootUser({ labels: jailLabels, user: '1000:0' })[0]).toMatch(/root/);
+    expect(checkNonRootUser({ labels: jailLabels, user: 'node' })[0]).toMatch(/numeric/);
+    expect(checkNonRootUser({ labels: jailLabels })[0]).toMatch(/numeric/);
+  });
+  test('containers outside the jail (no role label) are not judged by these two', () => {
+    expect(checkSeccompProfile({ securityOpts: [] })).toEqual([]);
+    expect(checkNonRootUser({ user: '0' })).toEqual([]);
   });
 });

@@ -260,8 +260,16 @@ export function volumeDriverBindDevice(driverOpts: unknown): string | undefined 
   return o.includes('bind') || o.includes('rbind') || type === 'none' || type === 'bind' ? device : undefined;
 }
 
+/**
+ * Host trees a cell may bind (its workspace). Anywhere else, a directory shared with the host
+ * could hold a host user's unix sockets (ssh-agent, the systemd user bus) or dotfiles, and the
+ * prisoner's uid 1000 is often a real user there.
+ */
+export const CELL_BIND_ROOTS: readonly string[] = ['/srv/clawjail/', '/var/lib/clawjail/'];
+
 export function checkHostMounts(props: Props): string[] {
   const out: string[] = [];
+  const isCell = containerLabels(props)[ROLE_LABEL] === CELL_ROLE;
   asArray(props.mounts).forEach((raw, i) => {
     const m = asRecord(raw);
     const type = (asString(m.type) ?? '').toLowerCase();
@@ -269,6 +277,9 @@ export function checkHostMounts(props: Props): string[] {
     if (type === 'bind' && source) {
       const why = sensitiveHostPathReason(source);
       if (why) out.push(`mounts[${i}].source ${q(source)} is a bind mount of ${why}; ${ALLOWED_MOUNT_TEXT}`);
+      else if (isCell && !CELL_BIND_ROOTS.some((root) => normalizeHostPath(source).startsWith(root))) {
+        out.push(`mounts[${i}].source ${q(source)}: a cell may bind only a directory under ${CELL_BIND_ROOTS.join(' or ')}`);
+      }
     }
     if (type === 'volume') {
       const device = volumeDriverBindDevice(asRecord(m.volumeOptions).driverOptions);
@@ -286,6 +297,9 @@ export function checkHostMounts(props: Props): string[] {
     if (hostPath) {
       const why = sensitiveHostPathReason(hostPath);
       if (why) out.push(`volumes[${i}].hostPath ${q(hostPath)} is a bind mount of ${why}; ${ALLOWED_MOUNT_TEXT}`);
+      else if (isCell && !CELL_BIND_ROOTS.some((root) => normalizeHostPath(hostPath).startsWith(root))) {
+        out.push(`volumes[${i}].hostPath ${q(hostPath)}: a cell may bind only a directory under ${CELL_BIND_ROOTS.join(' or ')}`);
+      }
     }
     const from = asString(v.fromContainer);
     if (from) {
@@ -679,6 +693,65 @@ export const securityOpts = rule<object>({
   check: (_t, props) => checkSecurityOpts(props),
 });
 
+/**
+ * Every jail container (one with a role label) runs a seccomp profile of its own that denies by
+ * default: leaving it out falls back to Docker's default, which allows same-uid ptrace, and a
+ * profile that allows by default is no filter at all.
+ */
+export function checkSeccompProfile(props: Props): string[] {
+  if (!containerLabels(props)[ROLE_LABEL]) return [];
+  const profiles = asArray(props.securityOpts)
+    .filter((o): o is string => typeof o === 'string')
+    .map(parseSecurityOpt)
+    .filter((o) => o.key === 'seccomp');
+  if (profiles.length === 0) {
+    return ['securityOpts has no seccomp profile; a clawjail container needs "seccomp=<profile JSON>" that denies by default'];
+  }
+  const out: string[] = [];
+  for (const { value } of profiles) {
+    let profile: { defaultAction?: unknown };
+    try {
+      profile = JSON.parse(value) as { defaultAction?: unknown };
+    } catch {
+      out.push('securityOpts seccomp=... is not an inline JSON profile; allowed: a profile whose defaultAction denies (SCMP_ACT_ERRNO or SCMP_ACT_KILL*)');
+      continue;
+    }
+    const action = String(profile.defaultAction ?? '');
+    if (!/^SCMP_ACT_(ERRNO|KILL|KILL_PROCESS|KILL_THREAD)$/.test(action)) {
+      out.push(`seccomp profile defaultAction is ${q(action)}; allowed: SCMP_ACT_ERRNO or SCMP_ACT_KILL* (deny by default)`);
+    }
+  }
+  return out;
+}
+
+/** Every jail container runs as a numeric non-root uid (and gid), so no passwd entry can change it. */
+export function checkNonRootUser(props: Props): string[] {
+  if (!containerLabels(props)[ROLE_LABEL]) return [];
+  const user = asString(props.user) ?? '';
+  const m = /^(\d+)(?::(\d+))?$/.exec(user.trim());
+  if (!m) return [`user is ${q(user)}; a clawjail container needs a numeric "uid:gid" (an unset user means root)`];
+  if (Number(m[1]) === 0 || (m[2] !== undefined && Number(m[2]) === 0)) {
+    return [`user is ${q(user)}; root (uid or gid 0) is never allowed`];
+  }
+  return [];
+}
+
+export const seccompProfile = rule<object>({
+  name: 'container-seccomp-profile',
+  description: `Every container labelled ${ROLE_LABEL} runs an inline seccomp profile that denies by default.`,
+  severity: 'critical',
+  types: [CONTAINER_TYPE],
+  check: (_t, props) => checkSeccompProfile(props),
+});
+
+export const nonRootUser = rule<object>({
+  name: 'container-non-root-user',
+  description: `Every container labelled ${ROLE_LABEL} runs as a numeric non-root uid:gid.`,
+  severity: 'high',
+  types: [CONTAINER_TYPE],
+  check: (_t, props) => checkNonRootUser(props),
+});
+
 export const readOnlyRootfs = rule<ReadOnlyRootfsConfig>({
   name: 'container-read-only-rootfs',
   description: `Every container labelled ${ROLE_LABEL} has a read-only root filesystem; the cell is never exempt.`,
@@ -745,6 +818,8 @@ export function allPolicies(): ResourceValidationPolicy[] {
     memoryLimit,
     cpuLimit,
     securityOpts,
+    seccompProfile,
+    nonRootUser,
     readOnlyRootfs,
     loopbackPorts,
     pinnedImages,

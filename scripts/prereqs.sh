@@ -12,7 +12,7 @@ SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 if [ "${CLAWJAIL_PREREQS:-test}" = deploy ]; then
   APT_PACKAGES=(docker.io iptables iproute2 openssl curl)
 else
-  APT_PACKAGES=(docker.io iptables iproute2 openssl curl debootstrap clamav-daemon clamdscan clamav-testfiles gcc libc6-dev)
+  APT_PACKAGES=(docker.io iptables iproute2 openssl curl debootstrap clamav-daemon clamdscan clamav-testfiles gcc libc6-dev runsc)
 fi
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
@@ -25,6 +25,15 @@ if [ "${#missing[@]}" -gt 0 ]; then
 fi
 
 if ! timeout 10 docker info >/dev/null 2>&1; then
+  # Register gVisor for the cellRuntime=runsc option, only on a host with no daemon config of its
+  # own. --network=host is a runsc flag (it uses the container's namespace's stack directly):
+  # Debian's 2022 runsc cannot run its own netstack in this VM.
+  if command -v runsc >/dev/null 2>&1 && [ ! -e /etc/docker/daemon.json ] && [ "${CLAWJAIL_PREREQS:-test}" != deploy ]; then
+    log "registering the runsc (gVisor) runtime in /etc/docker/daemon.json"
+    $SUDO mkdir -p /etc/docker
+    printf '{\n  "runtimes": { "runsc": { "path": "%s", "runtimeArgs": ["--network=host"] } }\n}\n' \
+      "$(command -v runsc)" | $SUDO tee /etc/docker/daemon.json >/dev/null
+  fi
   if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
     log "starting docker with systemd"
     $SUDO systemctl start docker

@@ -4,7 +4,7 @@ import * as command from '@pulumi/command';
 import * as docker from '@pulumi/docker';
 import * as pulumi from '@pulumi/pulumi';
 import type { JailSecrets } from '../config';
-import { pidsLimitScript, type ContainerSpec } from '../spec';
+import { gatewayFingerprintScript, pidsLimitScript, type ContainerSpec } from '../spec';
 import { containerArgs, imageArgs, labelEntries } from './dockerArgs';
 
 export interface JailContainerArgs {
@@ -17,6 +17,11 @@ export interface JailContainerArgs {
   hostBuildArgs: Record<string, string>;
   /** What must exist (networks, volumes, firewall) or run (a namespace owner) first. */
   dependsOn: pulumi.Input<pulumi.Resource>[];
+  /**
+   * Labels from other resources' outputs. A value that changes replaces the container: the cell
+   * carries its namespace owner's id, so a new gateway brings a new cell into its namespace.
+   */
+  extraLabels?: Record<string, pulumi.Input<string>>;
 }
 
 export abstract class JailContainer extends pulumi.ComponentResource {
@@ -40,10 +45,15 @@ export abstract class JailContainer extends pulumi.ComponentResource {
         // The image's name:tag stays the same across rebuilds; its id in a label makes a rebuilt
         // image replace the container instead of leaving the old one running.
         labels: pulumi
-          .output(this.image.repoDigest)
-          .apply((id) => [...labelEntries(spec.labels), { label: 'clawjail.image-id', value: id ?? '' }]),
+          .all([this.image.repoDigest, pulumi.output(args.extraLabels ?? {})])
+          .apply(([id, extra]) => [
+            ...labelEntries(spec.labels),
+            ...labelEntries(extra),
+            { label: 'clawjail.image-id', value: id ?? '' },
+          ]),
       },
-      { parent: this, provider: args.provider, dependsOn: args.dependsOn },
+      // Container names are fixed, so a replacement must remove the old container first.
+      { parent: this, provider: args.provider, dependsOn: args.dependsOn, deleteBeforeReplace: true },
     );
     const script = pidsLimitScript(spec.name, spec.pidsLimit);
     this.started = new command.local.Command(
@@ -76,11 +86,13 @@ export class Gateway extends JailContainer {
 
   constructor(name: string, args: JailContainerArgs, opts?: pulumi.ComponentResourceOptions) {
     super('clawjail:index:Gateway', name, args, opts);
-    // The key stays in the gateway's own volume; only the fingerprint comes out.
+    // The key stays in the gateway's own volume; only the fingerprint comes out. Read only once
+    // the gateway is healthy, i.e. serving the certificate it made at its first start: reading
+    // earlier could race that start and report a certificate the gateway does not serve.
     const read = new command.local.Command(
       `${name}-fingerprint`,
       {
-        create: `docker exec ${args.spec.name} node /app/dist/main.js --print-fingerprint`,
+        create: gatewayFingerprintScript(args.spec.name),
         environment: { DOCKER_HOST: args.dockerHost },
         triggers: [this.container.id],
       },

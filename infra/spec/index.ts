@@ -29,4 +29,4 @@ export function buildJailSpec(config: JailConfig): JailSpec {
 export * from './types';
 export { jailNames, JAIL_VERSION } from './names';
 export { gatewayUrl, GATEWAY_INTERNAL_PORT } from './gateway';
-export { pidsLimitScript, shellQuote } from './pids';
+export { gatewayFingerprintScript, pidsLimitScript, shellQuote } from './pids';

@@ -20,3 +20,18 @@ export function pidsLimitScript(container: string, limit: number): string {
     `docker start ${c} >/dev/null`,
   ].join('\n');
 }
+
+/**
+ * Prints the gateway's certificate fingerprint once Docker reports it healthy (serving the
+ * certificate it made at first start); fails after `timeoutSeconds`.
+ */
+export function gatewayFingerprintScript(container: string, timeoutSeconds = 180): string {
+  const c = shellQuote(container);
+  return [
+    'set -eu',
+    `i=0; while [ "$(docker inspect --format '{{.State.Health.Status}}' ${c})" != healthy ]; do`,
+    `  i=$((i+1)); if [ "$i" -gt ${timeoutSeconds} ]; then echo "${container} is not healthy" >&2; exit 1; fi; sleep 1`,
+    'done',
+    `docker exec ${c} node /app/dist/main.js --print-fingerprint`,
+  ].join('\n');
+}

@@ -111,7 +111,7 @@ describe('the program under Pulumi mocks', () => {
 });
 
 describe('each flipped setting fires its rule', () => {
-  it.each<[string, (p: Record<string, unknown>) => void, string]>([
+  it.each<[string, (p: Record<string, unknown>) => void, string | string[]]>([
     ['capability drop removed', (p) => { p.capabilities = { drops: [], adds: [] }; }, 'container-drop-all-capabilities'],
     ['a capability added', (p) => { p.capabilities = { drops: ['ALL'], adds: ['NET_ADMIN'] }; }, 'container-drop-all-capabilities'],
     ['privileged', (p) => { p.privileged = true; }, 'container-not-privileged'],
@@ -124,19 +124,29 @@ describe('each flipped setting fires its rule', () => {
     ['docker.sock bind', (p) => { (p.mounts as unknown[]).push({ type: 'bind', source: '/var/run/docker.sock', target: '/var/run/docker.sock' }); }, 'container-no-sensitive-host-mounts'],
     ['/ bind', (p) => { (p.mounts as unknown[]).push({ type: 'bind', source: '/', target: '/host' }); }, 'container-no-sensitive-host-mounts'],
     ['/etc bind', (p) => { p.volumes = [{ hostPath: '/etc/', containerPath: '/x' }]; }, 'container-no-sensitive-host-mounts'],
+    ['a home directory as workspace', (p) => { (p.mounts as { type: string; source: string }[])[0] = { type: 'bind', source: '/home/alice', target: '/workspace' } as never; }, 'container-no-sensitive-host-mounts'],
     ['a device', (p) => { p.devices = [{ hostPath: '/dev/kvm' }]; }, 'container-no-devices'],
     ['no memory limit', (p) => { delete p.memory; }, 'container-memory-limit'],
     ['swap beyond the limit', (p) => { p.memorySwap = -1; }, 'container-memory-limit'],
     ['no CPU limit', (p) => { delete p.cpus; }, 'container-cpu-limit'],
     ['no no-new-privileges', (p) => { p.securityOpts = (p.securityOpts as string[]).filter((o) => !o.startsWith('no-new-privileges')); }, 'container-security-opts'],
-    ['seccomp unconfined', (p) => { p.securityOpts = ['no-new-privileges:true', 'seccomp=unconfined']; }, 'container-security-opts'],
+    ['seccomp unconfined', (p) => { p.securityOpts = ['no-new-privileges:true', 'seccomp=unconfined']; }, ['container-seccomp-profile', 'container-security-opts']],
+    ['no seccomp profile (Docker’s default allows ptrace)', (p) => { p.securityOpts = ['no-new-privileges:true']; }, 'container-seccomp-profile'],
+    ['an allow-by-default seccomp profile', (p) => { p.securityOpts = ['no-new-privileges:true', 'seccomp={"defaultAction":"SCMP_ACT_ALLOW"}']; }, 'container-seccomp-profile'],
+    ['root user', (p) => { p.user = '0:0'; }, 'container-non-root-user'],
+    ['no user (root)', (p) => { delete p.user; }, 'container-non-root-user'],
     ['writable root fs', (p) => { p.readOnly = false; }, 'container-read-only-rootfs'],
     ['port on all addresses', (p) => { p.ports = [{ internal: 18789, external: 18789 }]; }, 'container-ports-loopback-only'],
     ['port on a LAN address', (p) => { p.ports = [{ internal: 18789, external: 18789, ip: '192.168.1.10' }]; }, 'container-ports-loopback-only'],
     ['latest image', (p) => { p.image = 'clawjail/cell:latest'; }, 'image-pinned-reference'],
     ['unknown runtime', (p) => { p.runtime = 'kata-runtime'; }, 'container-runtime-allowed'],
   ])('%s', (_name, mutate, policy) => {
-    expect(policiesHit(validateResources(withCell(mutate)))).toEqual([policy]);
+    expect(policiesHit(validateResources(withCell(mutate)))).toEqual([policy].flat().sort());
+  });
+
+  it('a workspace under /srv/clawjail/ is a compliant bind', async () => {
+    const other = await runProgram({ openclawToken: TOKEN, gatewayToken: GW_TOKEN, workspaceHostPath: '/srv/clawjail/ws' });
+    expect(validateResources(other.resources)).toEqual([]);
   });
 
   it('a LAN address is allowed only when the policy config allows it', () => {

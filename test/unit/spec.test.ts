@@ -64,11 +64,11 @@ describe('jail spec: the cell', () => {
   });
 
   it('follows the config', () => {
-    const c = cellOf({ cellMemoryMb: '4096', cellPidsLimit: '512', cellRuntime: 'runsc', openclawPort: '19000', workspaceHostPath: '/srv/ws' });
+    const c = cellOf({ cellMemoryMb: '4096', cellPidsLimit: '512', cellRuntime: 'runsc', openclawPort: '19000', workspaceHostPath: '/srv/clawjail/ws' });
     expect(c).toMatchObject({ memoryMb: 4096, memorySwapMb: 4096, pidsLimit: 512, runtime: 'runsc' });
     expect(c.command).toContain('19000');
-    expect(c.mounts[0]).toEqual({ type: 'bind', source: '/srv/ws', target: '/workspace', readOnly: false });
-    expect(specOf({ workspaceHostPath: '/srv/ws' }).volumes.map((v) => v.name)).toEqual(['clawjail-gateway-state']);
+    expect(c.mounts[0]).toEqual({ type: 'bind', source: '/srv/clawjail/ws', target: '/workspace', readOnly: false });
+    expect(specOf({ workspaceHostPath: '/srv/clawjail/ws' }).volumes.map((v) => v.name)).toEqual(['clawjail-gateway-state']);
   });
 
   it('builds the image from the configured base with a pinned tag', () => {
