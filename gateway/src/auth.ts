@@ -235,7 +235,9 @@ export function upstreamRequestHeaders(
     const name = rawName.toLowerCase();
     if (HOP_BY_HOP.has(name) || connectionListed.has(name) || isAttributionHeader(name)) continue;
     if (name === 'authorization' && !opts.keepAuthorization) continue;
-    if (opts.websocket && name.startsWith('sec-websocket-')) continue;
+    // On an upgrade the ws client writes its own; on plain HTTP they mean nothing upstream, and
+    // Sec-WebSocket-Protocol may carry the operator's bearer token.
+    if (name.startsWith('sec-websocket-')) continue;
     if (name === 'cookie') {
       const kept = [...parseCookies(headerString(v)).entries()]
         .filter(([k]) => k !== SESSION_COOKIE)

@@ -107,6 +107,16 @@ describe('what reaches OpenClaw', () => {
     expect(JSON.stringify(out)).not.toContain(TOKEN);
   });
 
+  it('never forwards a bearer subprotocol on a plain HTTP request either', () => {
+    const out = upstreamRequestHeaders({
+      host: '127.0.0.1:8443',
+      'sec-websocket-protocol': bearerProtocolFor(TOKEN),
+      accept: 'text/html',
+    }, {});
+    expect(out).toEqual({ host: '127.0.0.1:8443', accept: 'text/html' });
+    expect(JSON.stringify(out)).not.toContain(Buffer.from(TOKEN).toString('base64url'));
+  });
+
   it('offers the client subprotocols minus the bearer entry and the marker', () => {
     expect(upstreamProtocols(`${bearerProtocolFor(TOKEN)}, clawjail, openclaw.v4`)).toEqual(['openclaw.v4']);
   });
