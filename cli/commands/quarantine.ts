@@ -1,0 +1,285 @@
+// clawjail quarantine list | show ID | restore ID [--yes] | purge ID [--yes]
+//
+// Operates on a jail directory (--jail DIR or CLAWJAIL_JAIL). Every action, including a refused
+// or declined one, is appended to <jail>/audit.log.
+
+import * as fs from 'fs';
+import { appendAuditSync } from '../../warden/src/audit';
+import {
+  QuarantineRecord,
+  StoreError,
+  auditPath,
+  entryDir,
+  listRecords,
+  purgeEntry,
+  readRecord,
+  restoreEntry,
+  restoreTarget,
+  verifyContent,
+} from '../../warden/src/jail-store';
+import { printable } from '../../warden/src/paths';
+
+export interface CliIO {
+  stdout: { write(s: string): unknown };
+  stderr: { write(s: string): unknown };
+  stdin: NodeJS.ReadableStream & { isTTY?: boolean };
+}
+
+const HELP = `usage: clawjail quarantine <command> [options]
+
+commands:
+  list                 list quarantined files (oldest first)
+  show ID              show one entry's record and check its content against the recorded sha256
+  restore ID           copy the file back (never overwrites; the entry stays until purged)
+  purge ID             delete the entry for good
+
+options:
+  --jail DIR           the jail directory (default: $CLAWJAIL_JAIL)
+  --to PATH            restore: write here instead of the original place
+  --workspace DIR      restore: the workspace as seen from here (default: $CLAWJAIL_WORKSPACE,
+                       else the original absolute path as the warden saw it)
+  --yes, -y            restore/purge: do not ask (required when stdin is not a terminal)
+  --json               list/show: machine-readable output
+  --help, -h           this text
+
+Every action is appended to <jail>/audit.log. A file restored into a watched workspace is
+scanned again by the warden: restore a false positive elsewhere (--to) or fix the signature.
+`;
+
+interface Args {
+  command: string | null;
+  id: string | null;
+  jail: string | null;
+  to: string | null;
+  workspace: string | null;
+  yes: boolean;
+  json: boolean;
+  help: boolean;
+}
+
+function parseArgs(argv: string[], env: NodeJS.ProcessEnv): Args {
+  const a: Args = { command: null, id: null, jail: env.CLAWJAIL_JAIL || null, to: null, workspace: env.CLAWJAIL_WORKSPACE || null, yes: false, json: false, help: false };
+  const positional: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    const value = (name: string): string => {
+      const eq = arg.indexOf('=');
+      if (eq >= 0) return arg.slice(eq + 1);
+      const v = argv[++i];
+      if (v === undefined) throw new UsageError(`${name} needs a value`);
+      return v;
+    };
+    if (arg === '--help' || arg === '-h') a.help = true;
+    else if (arg === '--yes' || arg === '-y') a.yes = true;
+    else if (arg === '--json') a.json = true;
+    else if (arg === '--jail' || arg.startsWith('--jail=')) a.jail = value('--jail');
+    else if (arg === '--to' || arg.startsWith('--to=')) a.to = value('--to');
+    else if (arg === '--workspace' || arg.startsWith('--workspace=')) a.workspace = value('--workspace');
+    else if (arg.startsWith('-')) throw new UsageError(`unknown option ${arg}`);
+    else positional.push(arg);
+  }
+  a.command = positional[0] ?? null;
+  a.id = positional[1] ?? null;
+  if (positional.length > 2) throw new UsageError(`unexpected argument ${positional[2]}`);
+  return a;
+}
+
+class UsageError extends Error {}
+
+export async function run(argv: string[], io: CliIO, env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  let args: Args;
+  try {
+    args = parseArgs(argv, env);
+  } catch (e) {
+    io.stderr.write(`clawjail quarantine: ${(e as Error).message}\n(try --help)\n`);
+    return 2;
+  }
+  if (args.help || !args.command) {
+    (args.help ? io.stdout : io.stderr).write(HELP);
+    return args.help ? 0 : 2;
+  }
+  if (!['list', 'show', 'restore', 'purge'].includes(args.command)) {
+    io.stderr.write(`clawjail quarantine: unknown command ${JSON.stringify(args.command)} (list, show, restore, purge)\n`);
+    return 2;
+  }
+  if (!args.jail) {
+    io.stderr.write('clawjail quarantine: no jail directory: pass --jail DIR or set CLAWJAIL_JAIL\n');
+    return 2;
+  }
+  const jail = args.jail;
+  if (!isDir(jail)) {
+    io.stderr.write(`clawjail quarantine: ${jail} is not a directory\n`);
+    return 2;
+  }
+  if (args.command !== 'list' && !args.id) {
+    io.stderr.write(`clawjail quarantine: ${args.command} needs an ID (see: clawjail quarantine list)\n`);
+    return 2;
+  }
+  const audit = (entry: { event: string; [k: string]: unknown }) => appendAuditSync(auditPath(jail), { ...entry, user: userName(env) });
+
+  try {
+    switch (args.command) {
+      case 'list':
+        return list(jail, args, io, audit);
+      case 'show':
+        return await show(jail, args.id as string, args, io, audit);
+      case 'restore':
+        return await restore(jail, args.id as string, args, io, audit);
+      case 'purge':
+        return await purge(jail, args.id as string, args, io, audit);
+    }
+  } catch (e) {
+    if (e instanceof StoreError) {
+      io.stderr.write(`clawjail quarantine: ${e.message}\n`);
+      return 1;
+    }
+    throw e;
+  }
+  return 2;
+}
+
+type Audit = (entry: { event: string; [k: string]: unknown }) => void;
+
+function list(jail: string, args: Args, io: CliIO, audit: Audit): number {
+  const recs = listRecords(jail);
+  audit({ event: 'cli-list', count: recs.length });
+  if (args.json) {
+    io.stdout.write(JSON.stringify(recs, null, 2) + '\n');
+    return 0;
+  }
+  if (!recs.length) {
+    io.stdout.write('quarantine is empty\n');
+    return 0;
+  }
+  const rows = recs.map((r) => [r.id, r.status === 'quarantined' ? r.verdict : `${r.verdict} (${r.status})`, r.signature ?? shortReason(r), String(r.size), r.original.relative.text || r.original.path.text]);
+  const head = ['ID', 'VERDICT', 'SIGNATURE / REASON', 'SIZE', 'ORIGINAL PATH'];
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  for (const r of [head, ...rows]) io.stdout.write(r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]))).join('  ') + '\n');
+  return 0;
+}
+
+async function show(jail: string, id: string, args: Args, io: CliIO, audit: Audit): Promise<number> {
+  const rec = readRecord(jail, id);
+  const check = await verifyContent(jail, id);
+  audit({ event: 'cli-show', id, contentOk: check.ok });
+  if (args.json) {
+    io.stdout.write(JSON.stringify({ ...rec, contentCheck: check }, null, 2) + '\n');
+    return check.ok ? 0 : 1;
+  }
+  const o = rec.original;
+  const lines = [
+    `id:            ${rec.id}`,
+    `status:        ${rec.status}`,
+    `quarantined:   ${rec.time}`,
+    `verdict:       ${rec.verdict}${rec.signature ? ` (${rec.signature})` : ''}`,
+    `reason:        ${rec.reason}`,
+    `original path: ${o.path.text}`,
+    `  (bytes, b64) ${o.path.b64}`,
+    `relative:      ${o.relative.text}`,
+    `owner:         uid ${o.uid ?? '?'} gid ${o.gid ?? '?'}, mode ${o.mode ?? '?'}, links ${o.nlink ?? '?'}, modified ${o.mtime ?? '?'}`,
+    `size:          ${rec.size} bytes`,
+    `sha256:        ${rec.sha256 ?? 'unknown'}`,
+    `content check: ${check.ok ? 'ok, matches the record' : `MISMATCH (now ${check.sha256 ?? 'missing'}, ${check.size} bytes)`}`,
+    `method:        ${rec.method}`,
+    `tombstone:     ${rec.tombstone ? rec.tombstone.text : 'none'}`,
+    `stored at:     ${entryDir(jail, rec.id)}/content`,
+    ...rec.notes.map((n) => `note:          ${n}`),
+  ];
+  io.stdout.write(lines.join('\n') + '\n');
+  return check.ok ? 0 : 1;
+}
+
+async function restore(jail: string, id: string, args: Args, io: CliIO, audit: Audit): Promise<number> {
+  const rec = readRecord(jail, id);
+  const target = args.to ? Buffer.from(args.to) : restoreTarget(rec, args.workspace ?? undefined);
+  const targetText = printable(target);
+  if (exists(target)) {
+    audit({ event: 'restore-refused', id, target: { text: targetText, b64: target.toString('base64') }, why: 'target exists' });
+    io.stderr.write(`clawjail quarantine: refusing to overwrite ${targetText} (it exists); use --to PATH\n`);
+    return 1;
+  }
+  const what = `${rec.verdict === 'infected' ? `INFECTED (${rec.signature})` : rec.reason} file ${rec.id}`;
+  const ok = await confirm(args, io, `Restore ${what} to ${targetText}? [y/N] `);
+  if (ok !== true) {
+    audit({ event: 'restore-declined', id, target: { text: targetText, b64: target.toString('base64') }, why: ok === null ? 'no --yes and stdin is not a terminal' : 'declined' });
+    if (ok === null) io.stderr.write('clawjail quarantine: not restoring without confirmation: pass --yes (stdin is not a terminal)\n');
+    else io.stdout.write('not restored\n');
+    return ok === null ? 2 : 1;
+  }
+  const r = await restoreEntry(jail, id, target);
+  audit({ event: 'restore', id, target: { text: targetText, b64: target.toString('base64') }, sha256: r.sha256, recordSha256: rec.sha256, tombstoneRemoved: r.tombstoneRemoved, ownerRestored: r.ownerRestored });
+  io.stdout.write(`restored ${rec.id} to ${targetText}${r.tombstoneRemoved ? ' (tombstone removed)' : ''}\n`);
+  if (rec.sha256 && r.sha256 !== rec.sha256) io.stderr.write(`warning: restored content sha256 ${r.sha256} differs from the record ${rec.sha256}\n`);
+  io.stdout.write('the entry stays in the quarantine until purged; a warden watching that place will scan the file again\n');
+  return 0;
+}
+
+async function purge(jail: string, id: string, args: Args, io: CliIO, audit: Audit): Promise<number> {
+  const rec = readRecord(jail, id);
+  const ok = await confirm(args, io, `Delete quarantined file ${rec.id} (${rec.original.path.text}, ${rec.size} bytes) for good? [y/N] `);
+  if (ok !== true) {
+    audit({ event: 'purge-declined', id, why: ok === null ? 'no --yes and stdin is not a terminal' : 'declined' });
+    if (ok === null) io.stderr.write('clawjail quarantine: not purging without confirmation: pass --yes (stdin is not a terminal)\n');
+    else io.stdout.write('not purged\n');
+    return ok === null ? 2 : 1;
+  }
+  purgeEntry(jail, id);
+  audit({ event: 'purge', id, path: rec.original.path, sha256: rec.sha256, size: rec.size, signature: rec.signature, verdict: rec.verdict });
+  io.stdout.write(`purged ${rec.id}\n`);
+  return 0;
+}
+
+/** true = confirmed, false = declined, null = cannot ask (not a TTY, no --yes). */
+async function confirm(args: Args, io: CliIO, question: string): Promise<boolean | null> {
+  if (args.yes) return true;
+  if (!io.stdin.isTTY) return null;
+  io.stdout.write(question);
+  const answer = await readLine(io.stdin);
+  return /^\s*y(es)?\s*$/i.test(answer);
+}
+
+function readLine(stdin: NodeJS.ReadableStream): Promise<string> {
+  return new Promise((resolve) => {
+    let buf = '';
+    const onData = (d: Buffer | string) => {
+      buf += d.toString();
+      const nl = buf.indexOf('\n');
+      if (nl >= 0) finish(buf.slice(0, nl));
+    };
+    const finish = (line: string) => {
+      stdin.removeListener('data', onData);
+      stdin.removeListener('end', onEnd);
+      stdin.pause();
+      resolve(line);
+    };
+    const onEnd = () => finish(buf);
+    stdin.on('data', onData);
+    stdin.on('end', onEnd);
+    stdin.resume();
+  });
+}
+
+function shortReason(r: QuarantineRecord): string {
+  return r.reason.replace(/^could not be scanned \(([^:)]+).*$/, 'unscannable: $1');
+}
+
+function exists(p: Buffer): boolean {
+  try {
+    fs.lstatSync(p);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function isDir(p: string): boolean {
+  try {
+    return fs.statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+function userName(env: NodeJS.ProcessEnv): string {
+  return env.SUDO_USER || env.USER || env.LOGNAME || String(process.getuid?.() ?? '?');
+}

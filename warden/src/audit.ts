@@ -1,0 +1,89 @@
+// The audit log: <jail>/audit.log, JSON lines, append-only. Opened with O_APPEND and never
+// truncated, rewritten or rotated by the warden; each batch of lines is written with one write()
+// and made durable with fdatasync before the append promise resolves (group commit, so a flood
+// of clean verdicts costs one sync per batch, not one per file). The jail volume is mounted in the
+// warden only, so the prisoner can neither read nor write it.
+
+import * as fs from 'fs';
+import { jsonSafe } from './logger';
+
+export type AuditActor = 'warden' | 'cli';
+
+export interface AuditEntry {
+  event: string;
+  [field: string]: unknown;
+}
+
+export class AuditLog {
+  private pending: { line: string; done: (e?: Error) => void }[] = [];
+  private flushing = false;
+  private closed = false;
+  private written = 0;
+
+  private constructor(private readonly fd: number, readonly path: string, private readonly actor: AuditActor, private readonly now: () => Date) {}
+
+  static open(file: string, actor: AuditActor = 'warden', now: () => Date = () => new Date()): AuditLog {
+    const fd = fs.openSync(file, fs.constants.O_WRONLY | fs.constants.O_APPEND | fs.constants.O_CREAT | fs.constants.O_NOFOLLOW, 0o600);
+    return new AuditLog(fd, file, actor, now);
+  }
+
+  get linesWritten(): number {
+    return this.written;
+  }
+
+  /** Append one entry; resolves once it is on disk. */
+  append(entry: AuditEntry): Promise<void> {
+    if (this.closed) return Promise.reject(new Error('audit log closed'));
+    const rec = { time: this.now().toISOString(), actor: this.actor, ...entry };
+    const line = JSON.stringify(rec, jsonSafe) + '\n';
+    return new Promise((resolve, reject) => {
+      this.pending.push({ line, done: (e) => (e ? reject(e) : resolve()) });
+      if (!this.flushing) setImmediate(() => this.flush());
+    });
+  }
+
+  private flush(): void {
+    if (this.flushing || this.pending.length === 0) return;
+    this.flushing = true;
+    const batch = this.pending.splice(0, 10000);
+    const data = Buffer.from(batch.map((b) => b.line).join(''), 'utf8');
+    const finish = (err: Error | null) => {
+      for (const b of batch) b.done(err ?? undefined);
+      if (!err) this.written += batch.length;
+      this.flushing = false;
+      if (this.pending.length) setImmediate(() => this.flush());
+    };
+    writeAll(this.fd, data, (err) => {
+      if (err) return finish(err);
+      fs.fdatasync(this.fd, (e) => finish(e));
+    });
+  }
+
+  /** Wait for pending lines, then close. */
+  async close(): Promise<void> {
+    while (this.pending.length || this.flushing) await new Promise((r) => setTimeout(r, 5));
+    if (this.closed) return;
+    this.closed = true;
+    fs.closeSync(this.fd);
+  }
+}
+
+function writeAll(fd: number, data: Buffer, cb: (err: Error | null) => void): void {
+  fs.write(fd, data, 0, data.length, null, (err, n) => {
+    if (err) return cb(err);
+    if (n < data.length) return writeAll(fd, data.subarray(n), cb);
+    cb(null);
+  });
+}
+
+/** One-shot append for short-lived tools (the CLI): open, write one line, fsync, close. */
+export function appendAuditSync(file: string, entry: AuditEntry, actor: AuditActor = 'cli', now: Date = new Date()): void {
+  const fd = fs.openSync(file, fs.constants.O_WRONLY | fs.constants.O_APPEND | fs.constants.O_CREAT | fs.constants.O_NOFOLLOW, 0o600);
+  try {
+    const line = JSON.stringify({ time: now.toISOString(), actor, ...entry }, jsonSafe) + '\n';
+    fs.writeSync(fd, line);
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}

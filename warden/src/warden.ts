@@ -1,0 +1,561 @@
+// The warden: wires watcher → queue → scanner → quarantine, keeps clamd's state, runs the startup
+// and periodic full scans, and reports health. Decisions live in policy.ts; this file only
+// sequences them.
+
+import * as fs from 'fs';
+import { WardenConfig } from './config';
+import { ClamdClient, ClamdUnavailableError } from './clamd-client';
+import { Verdict, endpointToString } from './clamd-protocol';
+import { Scanner, FileIdentity, fdChunks } from './scanner';
+import { Quarantine } from './quarantine';
+import { AuditLog, AuditEntry } from './audit';
+import { ScanQueue, QueueItem, ProcessResult } from './scan-queue';
+import { TreeWatcher } from './watcher';
+import { walkTree, listDir } from './walker';
+import { HealthReporter, HealthSnapshot } from './health';
+import { Logger, createLogger } from './logger';
+import { auditPath } from './jail-store';
+import { backoffMs, describeVerdict, dispositionFor, scanNotBefore } from './policy';
+import { basenameOf, isUtf8, joinPath, pathKey, printable, recordPath, relativeTo } from './paths';
+
+export interface WardenDeps {
+  logger?: Logger;
+  /** force the copy method for quarantine (tests of the cross-filesystem path) */
+  forceCopy?: boolean;
+  /** test hook, see ScannerOptions.afterRead */
+  afterRead?: (path: Buffer) => Promise<void> | void;
+}
+
+export interface WardenCounters {
+  scans: number;
+  clean: number;
+  infected: number;
+  unscannable: number;
+  quarantined: number;
+  allowed: number;
+  symlinksIgnored: number;
+  specialIgnored: number;
+  changedDuringScan: number;
+  quarantineRaces: number;
+  quarantineFailures: number;
+  fullScans: number;
+  auditErrors: number;
+}
+
+const MAX_CRASHES = 3;
+
+export class Warden {
+  readonly logger: Logger;
+  readonly clamd: ClamdClient;
+  readonly queue: ScanQueue;
+  private root!: Buffer;
+  private jail!: string;
+  private scanner!: Scanner;
+  private quarantine!: Quarantine;
+  private audit!: AuditLog;
+  private watcher!: TreeWatcher;
+  private reporter!: HealthReporter;
+  private started = false;
+  private stopping = false;
+  private clamdUp = false;
+  private clamdVersion: string | null = null;
+  private clamdDownSince: string | null = null;
+  private clamdLastError: string | null = null;
+  private probeTimer: NodeJS.Timeout | null = null;
+  private probeAttempt = 0;
+  private walksActive = 0;
+  private fullScanRunning = false;
+  private fullScanAgain = false;
+  private startupScan: { state: 'pending' | 'running' | 'done'; entries: number; dirs: number; ms: number } = { state: 'pending', entries: 0, dirs: 0, ms: 0 };
+  private startupDone!: Promise<void>;
+  private resolveStartup!: () => void;
+  private reconcilePending = new Map<string, { dir: Buffer; sinceMs: number }>();
+  private reconcileTimer: NodeJS.Timeout | null = null;
+  private watcherErrors = 0;
+  private watcherLastError: string | null = null;
+  private watcherLimited = false;
+  private timers: NodeJS.Timeout[] = [];
+  private readonly startedAt = Date.now();
+  private healthPort: number | null = null;
+  readonly counters: WardenCounters = {
+    scans: 0, clean: 0, infected: 0, unscannable: 0, quarantined: 0, allowed: 0, symlinksIgnored: 0, specialIgnored: 0,
+    changedDuringScan: 0, quarantineRaces: 0, quarantineFailures: 0, fullScans: 0, auditErrors: 0,
+  };
+
+  constructor(readonly cfg: WardenConfig, private readonly deps: WardenDeps = {}) {
+    this.logger = deps.logger ?? createLogger(cfg.logLevel);
+    this.clamd = new ClamdClient(cfg.clamd, { connectTimeoutMs: cfg.connectTimeoutMs, timeoutMs: cfg.scanTimeoutMs });
+    this.queue = new ScanQueue((item) => this.process(item), {
+      concurrency: typeof cfg.concurrency === 'number' ? cfg.concurrency : 1,
+      max: cfg.queueMax,
+      debounceMs: cfg.debounceMs,
+      onError: (err, item) => this.logger.error('scan job failed', { path: printable(item.path), error: err }),
+    });
+    this.queue.on('overflow', () => {
+      this.logger.warn('scan queue full: dropping events, a full rescan follows', { queueMax: cfg.queueMax });
+      this.auditEvent({ event: 'queue-overflow', queueMax: cfg.queueMax });
+    });
+    this.queue.on('overflow-drained', () => {
+      if (this.queue.takeOverflow()) void this.fullScan('overflow');
+    });
+    this.startupDone = new Promise((r) => (this.resolveStartup = r));
+  }
+
+  /** Start watching and scanning. Resolves once the watcher is ready; the startup scan runs on. */
+  async start(): Promise<void> {
+    const cfg = this.cfg;
+    const watchReal = await realDir(cfg.watch, 'WARDEN_WATCH');
+    this.jail = (await realDir(cfg.jail, 'WARDEN_JAIL')).toString();
+    this.root = watchReal;
+    this.audit = AuditLog.open(auditPath(this.jail));
+    this.scanner = new Scanner(this.clamd, { root: this.root, maxFileSize: cfg.maxFileSize, chunkSize: cfg.chunkSize, scanTimeoutMs: cfg.scanTimeoutMs, afterRead: this.deps.afterRead });
+    this.quarantine = new Quarantine({
+      root: this.root,
+      jail: this.jail,
+      logger: this.logger,
+      forceCopy: this.deps.forceCopy,
+      rescan: (fd) => this.clamd.instream(fdChunks(fd, cfg.chunkSize), cfg.scanTimeoutMs),
+    });
+    for (const rec of await this.quarantine.init()) {
+      this.logger.alert('finished a quarantine interrupted by a previous stop', { id: rec.id, path: rec.original.path.text });
+      await this.auditEvent({ event: 'quarantine-recovered', id: rec.id, path: rec.original.path, sha256: rec.sha256, size: rec.size });
+    }
+    await this.auditEvent({ event: 'warden-start', pid: process.pid, workspace: printable(this.root), clamd: endpointToString(cfg.clamd), unscannable: cfg.unscannable, maxFileSize: cfg.maxFileSize, poll: cfg.poll });
+
+    try {
+      await this.clamd.ping();
+      await this.markClamdUp();
+    } catch (e) {
+      this.markClamdDown(e as Error);
+    }
+
+    this.watcher = new TreeWatcher(this.root.toString(), { poll: cfg.poll, pollIntervalMs: cfg.pollIntervalMs }, {
+      onPath: (p, why) => this.enqueue(p, why),
+      // list a new directory only once chokidar watches it (see TreeWatcher.whenWatching)
+      onDir: (p, why) => void this.walkWhenWatched(p, why),
+      onReconcile: (d, since) => this.scheduleReconcile(d, since),
+      onError: (e) => this.onWatcherError(e),
+    });
+    await this.watcher.start();
+    this.reporter = new HealthReporter(() => this.health(), { port: cfg.healthPort, host: cfg.healthHost, file: cfg.healthFile });
+    this.healthPort = await this.reporter.start();
+    this.started = true;
+    this.logger.info('warden started', { workspace: printable(this.root), jail: this.jail, clamd: endpointToString(cfg.clamd), healthPort: this.healthPort });
+
+    if (cfg.rescanIntervalS > 0) {
+      const t = setInterval(() => void this.fullScan('periodic'), cfg.rescanIntervalS * 1000);
+      t.unref();
+      this.timers.push(t);
+    }
+    void this.fullScan('startup');
+  }
+
+  get healthPortInUse(): number | null {
+    return this.healthPort;
+  }
+
+  /** Resolves when the startup scan is done and nothing is queued, scanned or walked. */
+  async whenIdle(): Promise<void> {
+    await this.startupDone;
+    for (let stable = 0; stable < 3; ) {
+      await this.queue.onIdle();
+      await new Promise((r) => setTimeout(r, 20));
+      const busy = this.walksActive > 0 || this.reconcilePending.size > 0 || this.queue.size > 0 || this.queue.stats().inflight > 0;
+      stable = busy ? 0 : stable + 1;
+    }
+  }
+
+  whenStartupScanDone(): Promise<void> {
+    return this.startupDone;
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    for (const t of this.timers) clearInterval(t);
+    if (this.probeTimer) clearTimeout(this.probeTimer);
+    if (this.reconcileTimer) clearTimeout(this.reconcileTimer);
+    await this.watcher?.close();
+    await this.queue.close();
+    await this.reporter?.stop();
+    if (this.audit) {
+      await this.auditEvent({ event: 'warden-stop', pid: process.pid, counters: this.counters });
+      await this.audit.close();
+    }
+    this.resolveStartup();
+    this.logger.info('warden stopped', { counters: this.counters });
+  }
+
+  // --- events in ---
+
+  private enqueue(p: Buffer, why: string): void {
+    if (this.stopping) return;
+    this.queue.add(p, why);
+  }
+
+  private scheduleReconcile(dir: Buffer, sinceMs = Infinity): void {
+    const key = pathKey(dir);
+    const prev = this.reconcilePending.get(key);
+    this.reconcilePending.set(key, { dir, sinceMs: Math.min(sinceMs, prev?.sinceMs ?? Infinity) });
+    if (this.reconcileTimer) return;
+    this.reconcileTimer = setTimeout(() => {
+      this.reconcileTimer = null;
+      const dirs = [...this.reconcilePending.values()];
+      this.reconcilePending.clear();
+      for (const d of dirs) void this.reconcile(d.dir, d.sinceMs);
+    }, 20);
+  }
+
+  /**
+   * List a directory by bytes and queue what chokidar may have missed: names it cannot
+   * represent, and (polling mode) entries whose ctime is not older than the directory's
+   * previous mtime (new, renamed in or chmod'ed since the last poll).
+   */
+  private async reconcile(dir: Buffer, sinceMs: number): Promise<void> {
+    this.walksActive++;
+    try {
+      for (const e of await listDir(dir)) {
+        const p = joinPath(dir, e.name);
+        let take = !isUtf8(e.name) || !isUtf8(dir);
+        if (!take && sinceMs !== Infinity) {
+          const st = await fs.promises.lstat(p).catch(() => null);
+          take = !!st && st.ctimeMs >= sinceMs - 1000;
+        }
+        if (!take) continue;
+        if (e.isDir) void this.walk(p, 'reconcile');
+        else this.enqueue(p, 'reconcile');
+      }
+    } catch (e) {
+      this.logger.debug('reconcile failed', { dir: printable(dir), error: e });
+    } finally {
+      this.walksActive--;
+    }
+  }
+
+  private onWatcherError(e: Error): void {
+    const code = (e as NodeJS.ErrnoException).code;
+    this.watcherErrors++;
+    this.watcherLastError = `${code ?? ''} ${e.message}`.trim();
+    if (code === 'ENOSPC' || code === 'EMFILE' || code === 'ENFILE') {
+      if (!this.watcherLimited) {
+        this.watcherLimited = true;
+        this.logger.alert('watcher hit a system limit; falling back to periodic full rescans', { error: e, everyS: this.cfg.degradedRescanS });
+        this.auditEvent({ event: 'watcher-degraded', error: this.watcherLastError, rescanEveryS: this.cfg.degradedRescanS });
+        const t = setInterval(() => void this.fullScan('watcher-degraded'), this.cfg.degradedRescanS * 1000);
+        t.unref();
+        this.timers.push(t);
+      }
+    } else {
+      this.logger.warn('watcher error', { error: e });
+    }
+  }
+
+  // --- walking ---
+
+  private async walkWhenWatched(dir: Buffer, why: string): Promise<void> {
+    this.walksActive++; // count the wait, so whenIdle() does not resolve in between
+    try {
+      await this.watcher.whenWatching(dir.toString());
+      await this.walk(dir, why);
+    } finally {
+      this.walksActive--;
+    }
+  }
+
+  private async walk(dir: Buffer, why: string): Promise<{ entries: number; dirs: number }> {
+    this.walksActive++;
+    try {
+      return await walkTree(dir, {
+        entry: async (p) => {
+          if (this.queue.size >= this.queue.max) await this.queue.waitForCapacity();
+          this.enqueue(p, why);
+        },
+        dir: (d, accessFixed) => {
+          // chokidar cannot name this directory, or could not read it when it appeared (mode
+          // 000): watch it ourselves.
+          if (accessFixed || !isUtf8(d)) this.watcher?.watchBytesDir(d);
+        },
+        error: (d, e) => this.logger.warn('cannot list directory', { dir: printable(d), error: e }),
+        stopped: () => this.stopping,
+      });
+    } finally {
+      this.walksActive--;
+    }
+  }
+
+  /** Walk the whole workspace into the queue (startup, periodic, after an overflow). One at a time. */
+  private async fullScan(why: string): Promise<void> {
+    if (this.stopping) return;
+    if (this.fullScanRunning) {
+      this.fullScanAgain = true;
+      return;
+    }
+    this.fullScanRunning = true;
+    const t0 = Date.now();
+    if (why === 'startup') this.startupScan.state = 'running';
+    try {
+      do {
+        this.fullScanAgain = false;
+        this.counters.fullScans++;
+        const st = await this.walk(this.root, why);
+        this.logger.info('full scan walked', { why, entries: st.entries, dirs: st.dirs, ms: Date.now() - t0 });
+        if (why === 'startup' && this.startupScan.state === 'running') {
+          this.startupScan = { state: 'done', entries: st.entries, dirs: st.dirs, ms: Date.now() - t0 };
+          await this.auditEvent({ event: 'startup-scan-walked', entries: st.entries, dirs: st.dirs, ms: Date.now() - t0 });
+          this.resolveStartup();
+        }
+      } while (this.fullScanAgain && !this.stopping);
+    } finally {
+      this.fullScanRunning = false;
+      if (why === 'startup') this.resolveStartup();
+    }
+  }
+
+  // --- clamd state ---
+
+  private markClamdDown(e: Error): void {
+    this.clamdLastError = e.message;
+    if (this.clamdUp || this.clamdDownSince === null) {
+      this.clamdUp = false;
+      this.clamdDownSince = new Date().toISOString();
+      this.logger.alert('clamd unreachable: scanning paused, nothing is marked clean until it is back', { clamd: endpointToString(this.cfg.clamd), error: e.message });
+      this.auditEvent({ event: 'clamd-down', clamd: endpointToString(this.cfg.clamd), error: e.message });
+    }
+    this.queue.pause();
+    this.scheduleProbe();
+  }
+
+  private scheduleProbe(): void {
+    if (this.probeTimer || this.stopping) return;
+    const delay = backoffMs(this.probeAttempt++, this.cfg.backoffMinMs, this.cfg.backoffMaxMs);
+    this.probeTimer = setTimeout(async () => {
+      this.probeTimer = null;
+      if (this.stopping) return;
+      try {
+        await this.clamd.ping();
+        await this.markClamdUp();
+      } catch (e) {
+        this.clamdLastError = (e as Error).message;
+        this.scheduleProbe();
+      }
+    }, delay);
+  }
+
+  private async markClamdUp(): Promise<void> {
+    const wasDown = this.clamdDownSince !== null;
+    this.clamdVersion = await this.clamd.version().catch(() => this.clamdVersion);
+    if (this.cfg.concurrency === 'auto') {
+      const stats = await this.clamd.stats().catch(() => null);
+      const n = stats && stats.threadsMax > 0 ? Math.min(stats.threadsMax, 16) : 2;
+      this.queue.setConcurrency(n);
+    }
+    this.clamdUp = true;
+    this.probeAttempt = 0;
+    if (wasDown) {
+      this.logger.info('clamd reachable again: scanning resumes', { downSince: this.clamdDownSince, version: this.clamdVersion });
+      this.auditEvent({ event: 'clamd-up', version: this.clamdVersion, downSince: this.clamdDownSince });
+    }
+    this.clamdDownSince = null;
+    this.queue.resume();
+  }
+
+  // --- the scan job ---
+
+  private async process(item: QueueItem): Promise<ProcessResult | void> {
+    const p = item.path;
+    const now = Date.now();
+    const notBefore = scanNotBefore(basenameOf(p), item.firstSeen, this.cfg.tmpGraceMs);
+    if (notBefore > now) return { again: notBefore - now, countAttempt: false };
+    if (!this.clamdUp) return { again: 0, countAttempt: false };
+    if (item.crashes >= MAX_CRASHES) {
+      return this.unscannable(p, null, null, null, { kind: 'unscannable', reason: 'clamd-error', detail: `clamd failed ${item.crashes} times while scanning this file` });
+    }
+    let out;
+    try {
+      out = await this.scanner.scan(p);
+    } catch (e) {
+      if (e instanceof ClamdUnavailableError) {
+        this.markClamdDown(e);
+        return { again: 0, countAttempt: false, crashed: e.midScan };
+      }
+      throw e;
+    }
+    if (out.kind !== 'scanned') this.logger.debug('scan outcome', { path: printable(p), outcome: out.kind, reason: item.reason, attempt: item.attempts });
+    switch (out.kind) {
+      case 'gone':
+        return;
+      case 'symlink':
+        this.counters.symlinksIgnored++;
+        this.logger.info('symlink left alone (never followed)', { path: printable(p), target: out.target ? printable(out.target) : null });
+        this.auditEvent({ event: 'symlink-ignored', path: recordPath(p), target: out.target ? recordPath(out.target) : null });
+        return;
+      case 'directory':
+        // A raw event names a directory whenever anything about it changes; walking it for each
+        // would let the prisoner amplify cheap events into full subtree walks. New directories
+        // arrive as chokidar addDir (walked there); raw ones are left to that.
+        if (item.reason === 'raw') return;
+        // Same for our own byte-exact watcher: walk a directory it reports only the first time.
+        if (item.reason === 'byte-watch' && this.watcher.isByteWatched(p)) return;
+        void this.walk(p, 'dir');
+        return;
+      case 'special':
+        this.counters.specialIgnored++;
+        this.auditEvent({ event: 'special-file-ignored', path: recordPath(p), type: out.type });
+        return;
+      case 'raced':
+        return this.changedAgain(item, out.why);
+      case 'too-large':
+        return this.unscannable(p, null, out.ident, null, {
+          kind: 'unscannable', reason: 'too-large', detail: `${out.ident.size} bytes > WARDEN_MAX_FILE_SIZE ${this.cfg.maxFileSize}`,
+        });
+      case 'unreadable':
+        return this.unscannable(p, null, out.ident, null, { kind: 'unscannable', reason: 'unreadable', detail: out.error });
+      case 'scanned':
+        break;
+    }
+    const fd = out.fd;
+    try {
+      this.counters.scans++;
+      let v: Verdict = out.verdict;
+      if (v.kind === 'unscannable' && v.reason === 'timeout') {
+        try {
+          await this.clamd.ping();
+        } catch (e) {
+          this.markClamdDown(e as Error);
+          return { again: 0, countAttempt: false, crashed: true };
+        }
+      }
+      if (out.changed && v.kind !== 'infected') {
+        this.counters.changedDuringScan++;
+        if (item.attempts + 1 < this.cfg.maxRescans) return this.changedAgain(item, 'changed while being scanned');
+        v = { kind: 'unscannable', reason: 'unstable', detail: `changed during ${item.attempts + 1} consecutive scans` };
+      }
+      const d = dispositionFor(v, this.cfg.unscannable);
+      if (d.action === 'clean') {
+        this.counters.clean++;
+        this.logger.debug('clean', { path: printable(p), sha256: out.sha256, size: out.bytes });
+        if (this.cfg.auditClean) this.auditEvent({ event: 'clean', path: recordPath(p), sha256: out.sha256, size: out.bytes });
+        return;
+      }
+      if (v.kind === 'unscannable') return await this.unscannable(p, fd, out.before, out.sha256, v);
+      return await this.quarantineFile(p, fd, out.before, out.sha256, v as Exclude<Verdict, { kind: 'clean' }>);
+    } finally {
+      fs.close(fd, () => {});
+    }
+  }
+
+  private changedAgain(item: QueueItem, why: string): ProcessResult {
+    this.logger.debug('rescan', { path: printable(item.path), why, attempt: item.attempts + 1 });
+    if (item.attempts + 1 >= this.cfg.maxRescans) {
+      // will come back as 'unstable' through the scanned path, or keep racing: give it a last slow retry
+      return { again: 5000 };
+    }
+    return { again: backoffMs(item.attempts, Math.max(10, this.cfg.debounceMs), 5000) };
+  }
+
+  private async unscannable(p: Buffer, fd: number | null, ident: FileIdentity | null, sha256: string | null, v: Extract<Verdict, { kind: 'unscannable' }>): Promise<ProcessResult | void> {
+    this.counters.unscannable++;
+    if (this.cfg.unscannable === 'allow') {
+      this.counters.allowed++;
+      this.logger.alert('unscannable file left in place (WARDEN_UNSCANNABLE=allow)', { path: printable(p), reason: v.reason, detail: v.detail });
+      await this.auditEvent({ event: 'unscannable-allowed', path: recordPath(p), reason: v.reason, detail: v.detail, sha256, size: ident ? Number(ident.size) : null });
+      return;
+    }
+    return this.quarantineFile(p, fd, ident, sha256, v);
+  }
+
+  private async quarantineFile(p: Buffer, fd: number | null, ident: FileIdentity | null, sha256: string | null, v: Exclude<Verdict, { kind: 'clean' }>): Promise<ProcessResult | void> {
+    let r;
+    try {
+      r = await this.quarantine.quarantine({ path: p, fd, ident, scannedSha256: sha256, verdict: v });
+    } catch (e) {
+      r = { kind: 'failed' as const, error: (e as Error).message };
+    }
+    switch (r.kind) {
+      case 'quarantined': {
+        const rec = r.record;
+        // Other hard links to this inode hold the same bytes under names that got no event
+        // (inotify reports a write only on the directory of the name used): rescan everything.
+        if ((rec.original.nlink ?? 1) > 1) void this.fullScan('hardlink');
+        if (rec.verdict === 'infected') this.counters.infected++;
+        this.counters.quarantined++;
+        this.logger.alert('file quarantined', {
+          id: rec.id, path: rec.original.path.text, verdict: rec.verdict, signature: rec.signature, reason: rec.reason, sha256: rec.sha256, size: rec.size, method: rec.method,
+        });
+        await this.auditEvent({
+          event: 'quarantined', id: rec.id, status: rec.status, path: rec.original.path, relative: rec.original.relative, verdict: rec.verdict, signature: rec.signature,
+          reason: rec.reason, sha256: rec.sha256, size: rec.size, owner: { uid: rec.original.uid, gid: rec.original.gid }, mode: rec.original.mode,
+          method: rec.method, tombstone: rec.tombstone, notes: rec.notes,
+        });
+        return;
+      }
+      case 'not-needed':
+      case 'raced':
+        this.counters.quarantineRaces++;
+        this.logger.info('quarantine aborted, rescanning', { path: printable(p), why: r.why });
+        await this.auditEvent({ event: 'quarantine-raced', path: recordPath(p), why: r.why, verdict: describeVerdict(v) });
+        return { again: this.cfg.debounceMs };
+      case 'failed':
+        this.counters.quarantineFailures++;
+        this.logger.alert('quarantine failed; will retry', { path: printable(p), error: r.error });
+        await this.auditEvent({ event: 'quarantine-failed', path: recordPath(p), error: r.error, verdict: describeVerdict(v) });
+        return { again: 5000 };
+    }
+  }
+
+  private async auditEvent(e: AuditEntry): Promise<void> {
+    if (!this.audit) return;
+    try {
+      await this.audit.append(e);
+    } catch (err) {
+      this.counters.auditErrors++;
+      this.logger.alert('audit log write failed', { error: err, event: e.event });
+    }
+  }
+
+  // --- health ---
+
+  health(): HealthSnapshot {
+    const reasons: string[] = [];
+    if (!this.clamdUp) reasons.push('clamd-unreachable');
+    if (this.watcherLimited) reasons.push('watcher-limited');
+    if (this.counters.auditErrors > 0) reasons.push('audit-errors');
+    if (this.counters.quarantineFailures > 0 && this.queue.size > 0) reasons.push('quarantine-failures');
+    const status = this.stopping ? 'stopping' : !this.started ? 'starting' : reasons.length ? 'degraded' : 'ok';
+    const mem = process.memoryUsage();
+    return {
+      status,
+      reasons,
+      updatedAt: new Date().toISOString(),
+      pid: process.pid,
+      uptimeS: Math.round((Date.now() - this.startedAt) / 1000),
+      clamd: { endpoint: endpointToString(this.cfg.clamd), up: this.clamdUp, version: this.clamdVersion, downSince: this.clamdDownSince, lastError: this.clamdLastError },
+      queue: this.queue.stats(),
+      startupScan: this.startupScan,
+      walksActive: this.walksActive,
+      watcher: { errors: this.watcherErrors, lastError: this.watcherLastError, limited: this.watcherLimited, byteDirs: this.watcher?.byteDirCount ?? 0 },
+      counters: { ...this.counters },
+      memory: { rss: mem.rss, heapUsed: mem.heapUsed },
+    };
+  }
+
+  /** The workspace root as resolved at start (for tests). */
+  get workspace(): Buffer {
+    return this.root;
+  }
+
+  relative(p: Buffer): Buffer {
+    return relativeTo(this.root, p);
+  }
+}
+
+async function realDir(dir: string, variable: string): Promise<Buffer> {
+  let st: fs.Stats;
+  try {
+    st = await fs.promises.stat(dir);
+  } catch (e) {
+    throw new Error(`${variable}: ${dir} is not accessible (${(e as NodeJS.ErrnoException).code})`);
+  }
+  if (!st.isDirectory()) throw new Error(`${variable}: ${dir} is not a directory`);
+  return fs.promises.realpath(dir, { encoding: 'buffer' });
+}

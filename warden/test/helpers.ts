@@ -1,0 +1,138 @@
+// Shared helpers for the warden's integration tests.
+
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { parseConfig, WardenConfig } from '../src/config';
+import { Warden, WardenDeps } from '../src/warden';
+import { createLogger } from '../src/logger';
+import { QuarantineRecord } from '../src/jail-store';
+
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** A temp dir named cjw-*; remember to rm it (Sandbox does). */
+export function tempDir(prefix = 'cjw-', parent = os.tmpdir()): string {
+  return fs.mkdtempSync(path.join(parent, prefix));
+}
+
+export async function waitFor(pred: () => boolean | Promise<boolean>, timeoutMs = 20000, what = 'condition'): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    if (await pred()) return;
+    if (Date.now() > until) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(25);
+  }
+}
+
+export interface AuditLine {
+  time: string;
+  actor: string;
+  event: string;
+  path?: { text: string; b64: string };
+  [k: string]: unknown;
+}
+
+export function readAudit(jail: string): AuditLine[] {
+  let raw: string;
+  try {
+    raw = fs.readFileSync(path.join(jail, 'audit.log'), 'utf8');
+  } catch {
+    return [];
+  }
+  return raw.split('\n').filter(Boolean).map((l) => JSON.parse(l) as AuditLine);
+}
+
+/** Audit lines about this exact path (compared by bytes). */
+export function auditFor(jail: string, p: Buffer | string, event?: string): AuditLine[] {
+  const b64 = (Buffer.isBuffer(p) ? p : Buffer.from(p)).toString('base64');
+  return readAudit(jail).filter((l) => l.path?.b64 === b64 && (!event || l.event === event));
+}
+
+export function records(jail: string): QuarantineRecord[] {
+  const q = path.join(jail, 'quarantine');
+  if (!fs.existsSync(q)) return [];
+  return fs
+    .readdirSync(q)
+    .filter((n) => !n.startsWith('.'))
+    .map((n) => JSON.parse(fs.readFileSync(path.join(q, n, 'record.json'), 'utf8')) as QuarantineRecord);
+}
+
+export function recordFor(jail: string, p: Buffer | string): QuarantineRecord | undefined {
+  const b64 = (Buffer.isBuffer(p) ? p : Buffer.from(p)).toString('base64');
+  return records(jail).find((r) => r.original.path.b64 === b64);
+}
+
+export function tombstoneOf(p: Buffer | string): Buffer {
+  return Buffer.concat([Buffer.isBuffer(p) ? p : Buffer.from(p), Buffer.from('.quarantined.txt')]);
+}
+
+export function exists(p: Buffer | string): boolean {
+  try {
+    fs.lstatSync(p);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** A workspace + jail pair under one temp dir (jailParent lets the jail live on another fs). */
+export class Sandbox {
+  readonly base: string;
+  readonly ws: string;
+  readonly jail: string;
+  private readonly extra: string[] = [];
+
+  constructor(opts: { jailParent?: string } = {}) {
+    this.base = tempDir('cjw-sbx-');
+    this.ws = path.join(this.base, 'ws');
+    fs.mkdirSync(this.ws);
+    if (opts.jailParent) {
+      this.jail = tempDir('cjw-jail-', opts.jailParent);
+      this.extra.push(this.jail);
+    } else {
+      this.jail = path.join(this.base, 'jail');
+      fs.mkdirSync(this.jail);
+    }
+  }
+
+  p(...parts: string[]): string {
+    return path.join(this.ws, ...parts);
+  }
+
+  /** a path in the workspace with raw bytes in its last component */
+  pb(dirParts: string[], name: Buffer): Buffer {
+    return Buffer.concat([Buffer.from(path.join(this.ws, ...dirParts) + '/'), name]);
+  }
+
+  cleanup(): void {
+    fs.rmSync(this.base, { recursive: true, force: true });
+    for (const d of this.extra) fs.rmSync(d, { recursive: true, force: true });
+  }
+}
+
+export function wardenConfig(sbx: Sandbox, clamd: string, env: Record<string, string> = {}): WardenConfig {
+  return parseConfig({
+    WARDEN_WATCH: sbx.ws,
+    WARDEN_JAIL: sbx.jail,
+    WARDEN_CLAMD: clamd,
+    WARDEN_BACKOFF_MIN_MS: '100',
+    WARDEN_BACKOFF_MAX_MS: '500',
+    WARDEN_RESCAN_INTERVAL_S: '0',
+    ...env,
+  });
+}
+
+/** An in-process warden whose logs are collected (not printed). */
+export async function startWarden(sbx: Sandbox, clamd: string, env: Record<string, string> = {}, deps: WardenDeps = {}): Promise<{ warden: Warden; logs: string[] }> {
+  const logs: string[] = [];
+  const cfg = wardenConfig(sbx, clamd, env);
+  const warden = new Warden(cfg, { logger: createLogger('debug', (l) => logs.push(l)), ...deps });
+  await warden.start();
+  await warden.whenStartupScanDone();
+  return { warden, logs };
+}
+
+/** Quarantine finished for this path: tombstone written and record committed. */
+export function isQuarantined(jail: string, p: Buffer | string): boolean {
+  return exists(tombstoneOf(p)) && !!recordFor(jail, p);
+}

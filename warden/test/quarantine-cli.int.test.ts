@@ -1,0 +1,162 @@
+// `clawjail quarantine list | show | restore | purge` over a jail filled by a real warden.
+
+import * as fs from 'fs';
+import * as path from 'path';
+import { PassThrough } from 'stream';
+import { run } from '../../cli/commands/quarantine';
+import { ClamdInstance, EICAR, startClamd } from './clamd-harness';
+import { Sandbox, exists, readAudit, recordFor, startWarden, tombstoneOf, waitFor } from './helpers';
+
+jest.setTimeout(60000);
+
+function io(opts: { tty?: boolean; input?: string } = {}) {
+  const out: string[] = [];
+  const err: string[] = [];
+  const stdin = new PassThrough() as PassThrough & { isTTY?: boolean };
+  if (opts.tty) stdin.isTTY = true;
+  if (opts.input !== undefined) stdin.end(opts.input);
+  return {
+    io: { stdout: { write: (s: string) => out.push(s) }, stderr: { write: (s: string) => err.push(s) }, stdin },
+    out: () => out.join(''),
+    err: () => err.join(''),
+  };
+}
+
+describe('clawjail quarantine (CLI)', () => {
+  let clamd: ClamdInstance;
+  let sbx: Sandbox;
+  const ids: Record<string, string> = {};
+  let a: string, b: string, c: Buffer;
+
+  beforeAll(async () => {
+    clamd = await startClamd();
+    sbx = new Sandbox();
+    const { warden } = await startWarden(sbx, clamd.tcp);
+    try {
+      a = sbx.p('alpha.com');
+      b = sbx.p('sub dir', 'beta.exe');
+      c = sbx.pb([], Buffer.from('gamma\xff.bin', 'latin1'));
+      fs.mkdirSync(path.dirname(b));
+      fs.writeFileSync(a, EICAR, { mode: 0o750 });
+      fs.writeFileSync(b, EICAR);
+      fs.writeFileSync(c, EICAR);
+      await waitFor(() => [a, b].every((p) => exists(tombstoneOf(p))) && exists(tombstoneOf(c)) && [a, b].every((p) => !!recordFor(sbx.jail, p)) && !!recordFor(sbx.jail, c), 20000, 'three quarantines');
+    } finally {
+      await warden.stop();
+    }
+    ids.a = recordFor(sbx.jail, a)!.id;
+    ids.b = recordFor(sbx.jail, b)!.id;
+    ids.c = recordFor(sbx.jail, c)!.id;
+  });
+  afterAll(async () => {
+    await clamd?.destroy();
+    sbx?.cleanup();
+  });
+
+  const auditEvents = () => readAudit(sbx.jail).filter((l) => l.actor === 'cli').map((l) => l.event);
+
+  test('--help, usage errors, and a jail is required', async () => {
+    let t = io();
+    expect(await run(['--help'], t.io)).toBe(0);
+    expect(t.out()).toMatch(/list[\s\S]*show ID[\s\S]*restore ID[\s\S]*purge ID/);
+    t = io();
+    expect(await run(['list'], t.io, {})).toBe(2);
+    expect(t.err()).toMatch(/--jail DIR or set CLAWJAIL_JAIL/);
+    t = io();
+    expect(await run(['frobnicate', '--jail', sbx.jail], t.io, {})).toBe(2);
+    t = io();
+    expect(await run(['show', '--jail', sbx.jail], t.io, {})).toBe(2);
+    t = io();
+    expect(await run(['show', '../../etc', '--jail', sbx.jail], t.io, {})).toBe(1);
+    expect(t.err()).toMatch(/not a quarantine id/);
+  });
+
+  test('list shows every entry; CLAWJAIL_JAIL works too', async () => {
+    const t = io();
+    expect(await run(['list'], t.io, { CLAWJAIL_JAIL: sbx.jail })).toBe(0);
+    for (const id of Object.values(ids)) expect(t.out()).toContain(id);
+    expect(t.out()).toContain('sub dir/beta.exe');
+    expect(t.out()).toContain('gamma\\xff.bin');
+    const j = io();
+    expect(await run(['list', '--json', '--jail', sbx.jail], j.io, {})).toBe(0);
+    expect(JSON.parse(j.out())).toHaveLength(3);
+    expect(auditEvents()).toContain('cli-list');
+  });
+
+  test('show prints the record and verifies the content; tampering is reported', async () => {
+    let t = io();
+    expect(await run(['show', ids.b, '--jail', sbx.jail], t.io, {})).toBe(0);
+    expect(t.out()).toMatch(/Eicar-Test-Signature/);
+    expect(t.out()).toMatch(/content check: ok/);
+    const content = path.join(sbx.jail, 'quarantine', ids.b, 'content');
+    fs.chmodSync(content, 0o600);
+    fs.appendFileSync(content, 'x');
+    t = io();
+    expect(await run(['show', ids.b, '--jail', sbx.jail], t.io, {})).toBe(1);
+    expect(t.out()).toMatch(/content check: MISMATCH/);
+    expect(auditEvents()).toContain('cli-show');
+  });
+
+  test('restore needs --yes when stdin is not a terminal', async () => {
+    const t = io();
+    expect(await run(['restore', ids.a, '--jail', sbx.jail], t.io, {})).toBe(2);
+    expect(t.err()).toMatch(/pass --yes/);
+    expect(exists(a)).toBe(false);
+    expect(auditEvents()).toContain('restore-declined');
+  });
+
+  test('restore asks on a terminal: "n" declines, "y" restores with the original mode and removes the tombstone', async () => {
+    let t = io({ tty: true, input: 'n\n' });
+    expect(await run(['restore', ids.a, '--jail', sbx.jail], t.io, {})).toBe(1);
+    expect(t.out()).toMatch(/Restore INFECTED \(Eicar-Test-Signature.UNOFFICIAL\)/);
+    expect(exists(a)).toBe(false);
+    t = io({ tty: true, input: 'y\n' });
+    expect(await run(['restore', ids.a, '--jail', sbx.jail], t.io, {})).toBe(0);
+    expect(fs.readFileSync(a).equals(EICAR)).toBe(true);
+    expect(fs.statSync(a).mode & 0o777).toBe(0o750);
+    expect(exists(tombstoneOf(a))).toBe(false);
+    expect(exists(path.join(sbx.jail, 'quarantine', ids.a, 'content'))).toBe(true); // kept until purged
+    expect(readAudit(sbx.jail).find((l) => l.event === 'restore' && l.id === ids.a)).toMatchObject({ actor: 'cli', tombstoneRemoved: true });
+  });
+
+  test('restore never overwrites', async () => {
+    const t = io();
+    expect(await run(['restore', ids.a, '--yes', '--jail', sbx.jail], t.io, {})).toBe(1);
+    expect(t.err()).toMatch(/refusing to overwrite/);
+    expect(auditEvents()).toContain('restore-refused');
+  });
+
+  test('restore to exact non-UTF-8 bytes, and --to / --workspace', async () => {
+    let t = io();
+    expect(await run(['restore', ids.c, '--yes', '--jail', sbx.jail], t.io, {})).toBe(0);
+    expect(fs.readFileSync(c).equals(EICAR)).toBe(true);
+    const elsewhere = path.join(sbx.base, 'restored-beta.exe');
+    t = io();
+    expect(await run(['restore', ids.b, '--yes', '--to', elsewhere, '--jail', sbx.jail], t.io, {})).toBe(0);
+    expect(exists(elsewhere)).toBe(true);
+    expect(t.err()).toMatch(/differs from the record/); // we tampered with it above
+    const mirror = path.join(sbx.base, 'mirror');
+    fs.mkdirSync(path.join(mirror, 'sub dir'), { recursive: true });
+    t = io();
+    expect(await run(['restore', ids.b, '--yes', '--workspace', mirror, '--jail', sbx.jail], t.io, {})).toBe(0);
+    expect(exists(path.join(mirror, 'sub dir', 'beta.exe'))).toBe(true);
+  });
+
+  test('purge asks, then deletes for good, and says so in the audit log', async () => {
+    let t = io();
+    expect(await run(['purge', ids.b, '--jail', sbx.jail], t.io, {})).toBe(2);
+    expect(exists(path.join(sbx.jail, 'quarantine', ids.b))).toBe(true);
+    t = io({ tty: true, input: 'yes\n' });
+    expect(await run(['purge', ids.b, '--jail', sbx.jail], t.io, {})).toBe(0);
+    expect(exists(path.join(sbx.jail, 'quarantine', ids.b))).toBe(false);
+    t = io();
+    expect(await run(['show', ids.b, '--jail', sbx.jail], t.io, {})).toBe(1);
+    expect(t.err()).toMatch(/no quarantine entry/);
+    const p = readAudit(sbx.jail).find((l) => l.event === 'purge' && l.id === ids.b)!;
+    expect(p).toMatchObject({ actor: 'cli', signature: 'Eicar-Test-Signature.UNOFFICIAL', size: 68 });
+    // the warden's own lines are still there, in order, before the CLI's
+    const all = readAudit(sbx.jail);
+    expect(all[0].event).toBe('warden-start');
+    expect(all.filter((l) => l.event === 'quarantined')).toHaveLength(3);
+  });
+});
