@@ -213,6 +213,16 @@ function isAttributionHeader(name: string): boolean {
   );
 }
 
+/** Headers named in `Connection:` are hop-by-hop for this one connection (RFC 9110 7.6.1). */
+function connectionListedHeaders(headers: IncomingHttpHeaders): Set<string> {
+  return new Set(
+    (headerString(headers.connection) ?? '')
+      .split(',')
+      .map((s) => s.trim().toLowerCase())
+      .filter(Boolean),
+  );
+}
+
 /**
  * Request headers for the upstream: hop-by-hop, attribution, Authorization (unless
  * `keepAuthorization`: the caller has checked it is not the operator token) and our session
@@ -224,12 +234,7 @@ export function upstreamRequestHeaders(
   opts: { websocket?: boolean; keepAuthorization?: boolean } = {},
 ): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {};
-  const connectionListed = new Set(
-    (headerString(headers.connection) ?? '')
-      .split(',')
-      .map((s) => s.trim().toLowerCase())
-      .filter(Boolean),
-  );
+  const connectionListed = connectionListedHeaders(headers);
   for (const [rawName, v] of Object.entries(headers)) {
     if (v === undefined) continue;
     const name = rawName.toLowerCase();
@@ -258,12 +263,7 @@ export function upstreamProtocols(header: string | string[] | undefined): string
 /** Response headers from the upstream, minus hop-by-hop ones and any attempt to set our cookie. */
 export function downstreamResponseHeaders(headers: IncomingHttpHeaders): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {};
-  const connectionListed = new Set(
-    (headerString(headers.connection) ?? '')
-      .split(',')
-      .map((s) => s.trim().toLowerCase())
-      .filter(Boolean),
-  );
+  const connectionListed = connectionListedHeaders(headers);
   for (const [rawName, v] of Object.entries(headers)) {
     if (v === undefined) continue;
     const name = rawName.toLowerCase();
