@@ -15,10 +15,7 @@ let jail: TestJail;
 let cellName: string;
 let controlName: string;
 
-async function docker(...args: string[]): Promise<string> {
-  const { stdout } = await run('docker', args, { maxBuffer: 64 << 20 });
-  return stdout.trim();
-}
+const docker = (...args: string[]) => jail.deployment.docker(...args);
 
 async function probeIn(container: string, path: string, ...args: string[]): Promise<ProbeResult[]> {
   const r = await jail.deployment.exec(container, [path, ...args], { timeoutMs: 180_000 });

@@ -150,6 +150,12 @@ export class JailDeployment {
     throw new Error(`${container} not healthy: ${JSON.stringify(last)}\n${logs.slice(-4000)}`);
   }
 
+  /** The docker CLI against the jail's engine; its trimmed stdout. */
+  async docker(...args: string[]): Promise<string> {
+    const { stdout } = await run('docker', args, { env: this.env, maxBuffer: 64 * MiB });
+    return stdout.trim();
+  }
+
   async logs(container: string): Promise<string> {
     const { stdout, stderr } = await run('docker', ['logs', '--tail', '200', container], { env: this.env, maxBuffer: 64 * MiB });
     return stdout + stderr;
@@ -163,8 +169,7 @@ export class JailDeployment {
         ['exec', ...(opts.input ? ['-i'] : []), container, ...argv],
         { env: this.env, maxBuffer: 64 * MiB, timeout: opts.timeoutMs ?? 120_000, encoding: 'buffer' },
         (err, stdout, stderr) => {
-          const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : -1) : 0;
-          resolve({ code, stdout: stdout.toString('utf8'), stderr: stderr.toString('utf8') });
+          resolve({ code: exitCodeOf(err), stdout: stdout.toString('utf8'), stderr: stderr.toString('utf8') });
         },
       );
       if (opts.input) child.stdin?.end(opts.input);
@@ -191,6 +196,13 @@ export class JailDeployment {
     for (const v of this.spec.volumes) await attempt(() => this.engine.remove(`/volumes/${v.name}?force=true`));
     if (errors.length) throw new AggregateError(errors, `teardown of ${this.spec.namePrefix} left errors`);
   }
+}
+
+/** A child's exit status from execFile's callback error: 0 on success, -1 if it did not exit. */
+export function exitCodeOf(err: unknown): number {
+  if (!err) return 0;
+  const code = (err as { code?: unknown }).code;
+  return typeof code === 'number' ? code : -1;
 }
 
 export interface ExecResult {

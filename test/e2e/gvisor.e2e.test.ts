@@ -17,10 +17,7 @@ const PROBE_IMAGE = 'cjtest/probe:1';
 const names = { runsc: 'cjtest-gvisor', runc: 'cjtest-gvisor-control' };
 let jail: TestJail;
 
-async function docker(...args: string[]): Promise<string> {
-  const { stdout } = await run('docker', args, { maxBuffer: 16 << 20 });
-  return stdout.trim();
-}
+const docker = (...args: string[]) => jail.deployment.docker(...args);
 
 async function startProbe(name: string, runtime: 'runsc' | 'runc'): Promise<void> {
   const body = containerCreateBody({ ...jail.container('cell'), runtime }, jail.secrets) as {

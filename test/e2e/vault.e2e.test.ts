@@ -8,6 +8,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { generateCertificate } from '../../gateway/src/cert';
 import { GATEWAY_INTERNAL_PORT } from '../../infra/spec';
+import { exitCodeOf } from './deployer';
 import { testJail, type TestJail } from './testJail';
 
 jest.setTimeout(5 * 60_000);
@@ -30,8 +31,7 @@ interface CliResult {
 function clawjail(...args: string[]): Promise<CliResult> {
   return new Promise((resolve) => {
     execFile(process.execPath, [CLI, ...args], { timeout: 60_000 }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : -1) : 0;
-      resolve({ code, stdout, stderr });
+      resolve({ code: exitCodeOf(err), stdout, stderr });
     });
   });
 }
