@@ -32,6 +32,29 @@ export interface JailConfig {
   allowedPublishAddresses: string[];
   gateway: GatewayConfig;
   moat: MoatConfig;
+  warden: WardenConfig;
+}
+
+export type ClamdSignatures = 'freshclam' | 'custom';
+export type UnscannablePolicy = 'quarantine' | 'allow';
+
+/** The workspace scanner: the warden process and its clamd (warden/README.md). */
+export interface WardenConfig {
+  /**
+   * "freshclam": a freshclam container (on the moated cell bridge: internet only) keeps the
+   * signature volume current; "custom": the operator fills that volume (offline, or own signatures).
+   */
+  signatures: ClamdSignatures;
+  /** freshclam's mirror, a host name. */
+  databaseMirror: string;
+  /** What happens to a file clamd gives no definite verdict on; "quarantine" fails closed. */
+  unscannable: UnscannablePolicy;
+  /** Larger files are unscannable without being sent; clamd's stream limit follows it. */
+  maxFileSizeMb: number;
+  /** clamd's scanning threads; the warden's concurrency follows them. */
+  clamdThreads: number;
+  /** clamd's memory: the signatures (about 1.2 GiB for the official set, twice while reloading) plus its spool. */
+  clamdMemoryMb: number;
 }
 
 /** One allowed destination besides the internet, e.g. a model server on the LAN. */
@@ -91,6 +114,9 @@ export interface NetworkConfig {
   /** Linux name of the cell's bridge (at most 15 characters). */
   bridgeName: string;
   subnet: string;
+  /** The warden-to-clamd network: internal (no route out), no port published, no cell on it. */
+  scanBridgeName: string;
+  scanSubnet: string;
 }
 
 /** The raw values: key (without namespace) to string, as `pulumi config` stores them. */
@@ -135,6 +161,14 @@ export const CONFIG_DEFAULTS = {
   moatExtraBlocked: '[]',
   moatSudo: 'false',
   moatBootRestore: 'systemd',
+  scanBridgeName: 'clawjail1',
+  scanSubnet: '172.29.78.0/24',
+  clamdSignatures: 'freshclam',
+  clamdDatabaseMirror: 'database.clamav.net',
+  clamdThreads: '2',
+  clamdMemoryMb: '3072',
+  wardenUnscannable: 'quarantine',
+  wardenMaxFileSizeMb: '100',
 } as const satisfies Record<string, string>;
 
 /** Keys that are secrets: read, never defaulted, never printed. */
@@ -146,6 +180,9 @@ const RUNTIMES: readonly Runtime[] = ['runc', 'runsc'];
 const EGRESS: readonly Egress[] = ['internet', 'none'];
 const RESTART_POLICIES: readonly RestartPolicy[] = ['no', 'on-failure', 'always', 'unless-stopped'];
 const BOOT_RESTORES: readonly BootRestore[] = ['systemd', 'none'];
+const SIGNATURE_SOURCES: readonly ClamdSignatures[] = ['freshclam', 'custom'];
+const UNSCANNABLE_POLICIES: readonly UnscannablePolicy[] = ['quarantine', 'allow'];
+const HOSTNAME_RE = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
 
 /** Collects problems instead of stopping at the first, so one `preview` shows them all. */
 class Reader {
@@ -238,6 +275,21 @@ export function isIPv4(s: string): boolean {
 export function isIPv4Cidr(s: string): boolean {
   const [addr, len, ...rest] = s.split('/');
   return rest.length === 0 && isIPv4(addr) && /^\d{1,2}$/.test(len ?? '') && Number(len) <= 32;
+}
+
+/** First and last address of an IPv4 CIDR, as 32-bit numbers. */
+function cidrRange(cidr: string): [number, number] {
+  const [addr, len] = cidr.split('/');
+  const ip = addr.split('.').reduce((n, p) => n * 256 + Number(p), 0);
+  const size = 2 ** (32 - Number(len));
+  const first = ip - (ip % size);
+  return [first, first + size - 1];
+}
+
+export function cidrsOverlap(a: string, b: string): boolean {
+  const [a0, a1] = cidrRange(a);
+  const [b0, b1] = cidrRange(b);
+  return a0 <= b1 && b0 <= a1;
 }
 
 /** A Docker image reference pinned by a tag other than `latest`, or by digest. */
@@ -368,6 +420,8 @@ export function parseConfig(
     network: {
       bridgeName: r.matching('bridgeName', BRIDGE_RE, 'must be a Linux interface name: 1-15 letters, digits, _ or -, starting with a letter'),
       subnet: r.check('subnet', isIPv4Cidr, 'must be an IPv4 CIDR such as 172.29.77.0/24'),
+      scanBridgeName: r.matching('scanBridgeName', BRIDGE_RE, 'must be a Linux interface name: 1-15 letters, digits, _ or -, starting with a letter'),
+      scanSubnet: r.check('scanSubnet', isIPv4Cidr, 'must be an IPv4 CIDR such as 172.29.78.0/24'),
     },
     allowedPublishAddresses: r.stringList('allowedPublishAddresses', isIPv4, 'must be IPv4 addresses'),
     gateway: {
@@ -375,7 +429,38 @@ export function parseConfig(
       listenAddress: r.check('gatewayListenAddress', isIPv4, 'must be an IPv4 address (127.0.0.1 keeps the gateway on this host)'),
     },
     moat: parseMoat(r, raw),
+    warden: {
+      signatures: r.oneOf('clamdSignatures', SIGNATURE_SOURCES),
+      databaseMirror: r.matching('clamdDatabaseMirror', HOSTNAME_RE, 'must be a host name such as database.clamav.net'),
+      unscannable: r.oneOf('wardenUnscannable', UNSCANNABLE_POLICIES),
+      maxFileSizeMb: r.int('wardenMaxFileSizeMb', 1, 2048, ' (MiB)'),
+      clamdThreads: r.int('clamdThreads', 1, 32),
+      // The official signatures alone take about 1.2 GiB; less only makes sense with custom ones.
+      clamdMemoryMb: r.int('clamdMemoryMb', 256, 65536, ' (MiB)'),
+    },
   };
+  const n = config.network;
+  if (n.scanBridgeName === n.bridgeName) {
+    r.problems.push(`${CONFIG_NAMESPACE}:scanBridgeName = "${n.scanBridgeName}": must differ from ${CONFIG_NAMESPACE}:bridgeName`);
+  }
+  if (isIPv4Cidr(n.subnet) && isIPv4Cidr(n.scanSubnet) && cidrsOverlap(n.subnet, n.scanSubnet)) {
+    r.problems.push(`${CONFIG_NAMESPACE}:scanSubnet = "${n.scanSubnet}": overlaps ${CONFIG_NAMESPACE}:subnet (${n.subnet})`);
+  }
+  if (config.warden.signatures === 'freshclam' && config.cell.egress === 'none') {
+    r.problems.push(
+      `${CONFIG_NAMESPACE}:clamdSignatures = "freshclam": freshclam reaches its mirror through the cell's bridge, which ` +
+        `${CONFIG_NAMESPACE}:cellEgress = "none" cuts off; use "custom" and fill the signature volume yourself`,
+    );
+  }
+  const w = config.warden;
+  // Every scan in flight spools its stream into clamd's tmpfs, which counts against its memory.
+  const spoolMb = w.clamdThreads * w.maxFileSizeMb;
+  if (spoolMb + 192 > w.clamdMemoryMb) {
+    r.problems.push(
+      `${CONFIG_NAMESPACE}:clamdMemoryMb = ${w.clamdMemoryMb}: must exceed clamdThreads x wardenMaxFileSizeMb ` +
+        `(${spoolMb} MiB of spool) by at least 192 MiB, plus what the signatures take`,
+    );
+  }
   if (
     !config.gateway.listenAddress.startsWith('127.') &&
     !config.allowedPublishAddresses.includes(config.gateway.listenAddress)

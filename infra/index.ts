@@ -6,6 +6,7 @@ import { hostBuildArgs } from './buildArgs';
 import { Cell, Gateway } from './components/jailContainer';
 import { Moat, moatRulesInputs } from './components/moat';
 import { JailVolumes } from './components/volumes';
+import { Warden } from './components/warden';
 import { buildJailSpec, gatewayUrl as urlOf, jailNames, type Role } from './spec';
 
 /** The `clawjail:*` values of the stack, keys without the namespace. */
@@ -21,32 +22,45 @@ function rawStackConfig(): RawConfig {
 const { config, secrets } = parseConfig(rawStackConfig());
 const spec = buildJailSpec(config);
 const names = jailNames(config);
+const specIfAny = (role: Role) => spec.containers.find((x) => x.role === role);
 const specOf = (role: Role) => {
-  const c = spec.containers.find((x) => x.role === role);
+  const c = specIfAny(role);
   if (!c) throw new Error(`the jail spec has no ${role}`);
   return c;
+};
+const networkOf = (name: string) => {
+  const n = spec.networks.find((x) => x.name === name);
+  if (!n) throw new Error(`the jail spec has no network ${name}`);
+  return n;
 };
 
 const provider = new docker.Provider('docker', { host: config.dockerHost });
 // The cell's bridge and its firewall; the cell is created only after both exist.
-const moat = new Moat('moat', {
-  network: spec.networks[0],
-  rules: moatRulesInputs(config, spec.networks[0]),
-  provider,
-});
-const workspace = new JailVolumes('volumes', { volumes: spec.volumes, provider });
+const cellNet = networkOf(names.cellNetwork);
+const moat = new Moat('moat', { network: cellNet, rules: moatRulesInputs(config, cellNet), provider });
+const volumes = new JailVolumes('volumes', { volumes: spec.volumes, provider });
 const common = {
   provider,
   dockerHost: config.dockerHost,
   secrets: pulumi.secret(secrets),
   hostBuildArgs: hostBuildArgs(config),
 };
+// freshclam sits on the moated cell bridge, so the warden too waits for the moat.
+const warden = new Warden('warden', {
+  ...common,
+  scanNetwork: networkOf(names.scanNetwork),
+  freshclam: specIfAny('freshclam'),
+  clamd: specOf('clamd'),
+  warden: specOf('warden'),
+  dependsOn: [moat, volumes],
+});
 // The gateway owns the jail's network namespace, so it starts first; the cell joins it.
-const gateway = new Gateway('gateway', { ...common, spec: specOf('gateway'), dependsOn: [moat, workspace] });
+const gateway = new Gateway('gateway', { ...common, spec: specOf('gateway'), dependsOn: [moat, volumes] });
 const cell = new Cell('cell', {
   ...common,
   spec: specOf('cell'),
-  dependsOn: [moat, workspace, gateway.started],
+  // The warden watches the workspace before the prisoner can write to it.
+  dependsOn: [moat, volumes, warden.started, gateway.started],
   extraLabels: { 'clawjail.netns-owner': gateway.container.id },
 });
 
@@ -60,3 +74,8 @@ export const gatewayToken = pulumi.secret(secrets.gatewayToken);
 export const cellNetwork = moat.networkName;
 export const moatChains = moat.chains;
 export const workspaceLocation = config.cell.workspaceHostPath || names.workspaceVolume;
+export const wardenContainer = warden.warden.containerName;
+export const clamdContainer = warden.clamd.containerName;
+export const scanNetwork = warden.scanNetwork.name;
+/** For `clawjail quarantine --stack`: the volume that holds the quarantine and the audit log. */
+export const jailVolume = names.jailVolume;

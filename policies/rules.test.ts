@@ -9,6 +9,7 @@ import {
   checkSeccompProfile,
   allPolicies,
   allowedRuntime,
+  cellWorkspaceOnly,
   CONTAINER_TYPE,
   cpuLimit,
   dropAllCapabilities,
@@ -118,8 +119,8 @@ function goodContainer(overrides: Props = {}): Props {
 describe('the policy list', () => {
   const policies = allPolicies();
 
-  test('fourteen mandatory policies with unique names and descriptions', () => {
-    expect(policies).toHaveLength(14);
+  test('fifteen mandatory policies with unique names and descriptions', () => {
+    expect(policies).toHaveLength(15);
     expect(new Set(policies.map((p) => p.name)).size).toBe(policies.length);
     for (const p of policies) {
       expect(p.enforcementLevel).toBe('mandatory');
@@ -814,5 +815,44 @@ describe('container-seccomp-profile and container-non-root-user', () => {
   test('containers outside the jail (no role label) are not judged by these two', () => {
     expect(checkSeccompProfile({ securityOpts: [] })).toEqual([]);
     expect(checkNonRootUser({ user: '0' })).toEqual([]);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// cell-workspace-mount-only
+// ---------------------------------------------------------------------------------------------
+
+describe('cell-workspace-mount-only', () => {
+  test('the cell with its workspace alone is compliant; other roles may mount more', () => {
+    expect(run(cellWorkspaceOnly, goodContainer())).toEqual([]);
+    const warden = goodContainer({
+      labels: [{ label: 'clawjail.role', value: 'warden' }],
+      mounts: [
+        { type: 'volume', source: 'clawjail-dev-sandbox_data', target: '/workspace' },
+        { type: 'volume', source: 'clawjail-dev-jail', target: '/jail' },
+      ],
+    });
+    expect(run(cellWorkspaceOnly, warden)).toEqual([]);
+  });
+
+  test('a cell that also mounts the jail is a violation, whatever the volume is called', () => {
+    const props = goodContainer({
+      mounts: [
+        { type: 'volume', source: 'clawjail-dev-sandbox_data', target: '/workspace' },
+        { type: 'volume', source: 'innocent-name', target: '/home/node/.cache' },
+      ],
+    });
+    expect(run(cellWorkspaceOnly, props)).toEqual([
+      'mounts[1].target "/home/node/.cache": a cell mounts only its workspace, at /workspace',
+      '2 mounts: a cell mounts exactly one, its workspace at /workspace',
+    ]);
+  });
+
+  test('legacy volumes and volumes_from count too', () => {
+    expect(run(cellWorkspaceOnly, goodContainer({ mounts: [], volumes: [{ volumeName: 'clawjail-dev-jail', containerPath: '/jail' }] }))).toEqual([
+      'volumes[0] ("/jail"): a cell mounts only its workspace, at /workspace',
+    ]);
+    expect(run(cellWorkspaceOnly, goodContainer({ mounts: [], volumes: [{ fromContainer: 'clawjail-dev-warden' }] }))).toHaveLength(1);
+    expect(run(cellWorkspaceOnly, goodContainer({ mounts: [{ type: 'volume', source: 'x', target: '/workspace/' }] }))).toEqual([]);
   });
 });

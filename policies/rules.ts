@@ -312,6 +312,35 @@ export function checkHostMounts(props: Props): string[] {
   return out;
 }
 
+/** The one place a cell may mount anything (besides tmpfs): its workspace. */
+export const CELL_WORKSPACE_TARGET = '/workspace';
+
+/**
+ * A cell mounts its workspace and nothing else: no second volume (the warden's jail, the
+ * gateway's key, the signatures), whatever its name, and no volumes_from.
+ */
+export function checkCellMounts(props: Props): string[] {
+  if (containerLabels(props)[ROLE_LABEL] !== CELL_ROLE) return [];
+  const out: string[] = [];
+  const targetOf = (r: Record<string, unknown>, key: string) => (asString(r[key]) ?? '').replace(/\/+$/, '') || '/';
+  asArray(props.mounts).forEach((raw, i) => {
+    const target = targetOf(asRecord(raw), 'target');
+    if (target !== CELL_WORKSPACE_TARGET) {
+      out.push(`mounts[${i}].target ${q(target)}: a cell mounts only its workspace, at ${CELL_WORKSPACE_TARGET}`);
+    }
+  });
+  asArray(props.volumes).forEach((raw, i) => {
+    const v = asRecord(raw);
+    const target = targetOf(v, 'containerPath');
+    if (asString(v.fromContainer) || target !== CELL_WORKSPACE_TARGET) {
+      out.push(`volumes[${i}] (${q(target)}): a cell mounts only its workspace, at ${CELL_WORKSPACE_TARGET}`);
+    }
+  });
+  const n = asArray(props.mounts).length + asArray(props.volumes).length;
+  if (n > 1) out.push(`${n} mounts: a cell mounts exactly one, its workspace at ${CELL_WORKSPACE_TARGET}`);
+  return out;
+}
+
 export function checkVolumeDriverOpts(props: Props): string[] {
   const device = volumeDriverBindDevice(props.driverOpts);
   const why = device && sensitiveHostPathReason(device);
@@ -660,6 +689,14 @@ export const noSensitiveHostMounts = rule<object>({
   check: (type, props) => (type === VOLUME_TYPE ? checkVolumeDriverOpts(props) : checkHostMounts(props)),
 });
 
+export const cellWorkspaceOnly = rule<object>({
+  name: 'cell-workspace-mount-only',
+  description: `A container labelled ${ROLE_LABEL}=cell mounts its workspace at ${CELL_WORKSPACE_TARGET} and nothing else (never the jail or another service's volume).`,
+  severity: 'critical',
+  types: [CONTAINER_TYPE],
+  check: (_t, props) => checkCellMounts(props),
+});
+
 export const noDevices = rule<object>({
   name: 'container-no-devices',
   description: 'Containers get no host devices (devices, deviceRequests, deviceCgroupRules, gpus).',
@@ -814,6 +851,7 @@ export function allPolicies(): ResourceValidationPolicy[] {
     notPrivileged,
     noHostNamespaces,
     noSensitiveHostMounts,
+    cellWorkspaceOnly,
     noDevices,
     memoryLimit,
     cpuLimit,

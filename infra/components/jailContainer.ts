@@ -1,5 +1,6 @@
 // One container of the jail: its image, the container created stopped, and the pids limit applied
-// before it first runs. Cell, Gateway and Warden are this, each under its own component type.
+// before it first runs. Cell, Gateway and the warden's services are this, each under its own
+// component type.
 import * as command from '@pulumi/command';
 import * as docker from '@pulumi/docker';
 import * as pulumi from '@pulumi/pulumi';
@@ -22,6 +23,8 @@ export interface JailContainerArgs {
    * carries its namespace owner's id, so a new gateway brings a new cell into its namespace.
    */
   extraLabels?: Record<string, pulumi.Input<string>>;
+  /** An image another container of the jail already builds (clamd's, shared with freshclam). */
+  image?: docker.Image;
 }
 
 export abstract class JailContainer extends pulumi.ComponentResource {
@@ -34,10 +37,12 @@ export abstract class JailContainer extends pulumi.ComponentResource {
   protected constructor(type: string, name: string, args: JailContainerArgs, opts?: pulumi.ComponentResourceOptions) {
     super(type, name, {}, opts);
     const { spec } = args;
-    this.image = new docker.Image(`${name}-image`, imageArgs(spec.image, args.hostBuildArgs), {
-      parent: this,
-      provider: args.provider,
-    });
+    this.image =
+      args.image ??
+      new docker.Image(`${name}-image`, imageArgs(spec.image, args.hostBuildArgs), {
+        parent: this,
+        provider: args.provider,
+      });
     this.container = new docker.Container(
       `${name}-container`,
       {
@@ -100,5 +105,29 @@ export class Gateway extends JailContainer {
     );
     this.fingerprint = read.stdout.apply((s) => s.trim());
     this.registerOutputs({ containerName: this.containerName, fingerprint: this.fingerprint });
+  }
+}
+
+/** Streams the workspace's files to clamd and quarantines what it finds. */
+export class WardenProcess extends JailContainer {
+  constructor(name: string, args: JailContainerArgs, opts?: pulumi.ComponentResourceOptions) {
+    super('clawjail:index:WardenProcess', name, args, opts);
+    this.registerOutputs({ containerName: this.containerName });
+  }
+}
+
+/** The scanner: parses the prisoner's files, so it has no route anywhere but to the warden. */
+export class Clamd extends JailContainer {
+  constructor(name: string, args: JailContainerArgs, opts?: pulumi.ComponentResourceOptions) {
+    super('clawjail:index:Clamd', name, args, opts);
+    this.registerOutputs({ containerName: this.containerName });
+  }
+}
+
+/** Keeps the signature volume current; the one part of the warden that reaches the internet. */
+export class Freshclam extends JailContainer {
+  constructor(name: string, args: JailContainerArgs, opts?: pulumi.ComponentResourceOptions) {
+    super('clawjail:index:Freshclam', name, args, opts);
+    this.registerOutputs({ containerName: this.containerName });
   }
 }

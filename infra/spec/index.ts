@@ -5,28 +5,41 @@ import { cellContainerSpec } from './cell';
 import { gatewayContainerSpec } from './gateway';
 import { jailNames } from './names';
 import { cellNetworkSpec } from './network';
-import type { JailSpec } from './types';
+import type { ImageSpec, JailSpec } from './types';
+import { scanNetworkSpec, wardenContainerSpecs } from './warden';
+
+/** Each image once, in first-use order (clamd and freshclam share one). */
+function uniqueImages(images: ImageSpec[]): ImageSpec[] {
+  return [...new Map(images.map((i) => [i.name, i])).values()];
+}
 
 export function buildJailSpec(config: JailConfig): JailSpec {
   const names = jailNames(config);
   const labels = { 'clawjail.stack': config.namePrefix };
   const gateway = gatewayContainerSpec(config);
   const cell = cellContainerSpec(config);
+  const warden = wardenContainerSpecs(config);
+  // In start order: the warden is watching before the prisoner runs, and the cell joins the
+  // gateway's network namespace.
+  const containers = [...warden, gateway, cell];
   return {
     namePrefix: config.namePrefix,
     dockerHost: config.dockerHost,
-    images: [gateway.image, cell.image],
-    networks: [cellNetworkSpec(config)],
+    images: uniqueImages(containers.map((c) => c.image)),
+    // The cell's (moated) bridge first: the Moat component takes it.
+    networks: [cellNetworkSpec(config), scanNetworkSpec(config)],
     volumes: [
       ...(config.cell.workspaceHostPath ? [] : [{ name: names.workspaceVolume, labels }]),
       { name: names.gatewayStateVolume, labels },
+      { name: names.jailVolume, labels },
+      { name: names.signatureVolume, labels },
     ],
-    // In start order: the cell joins the gateway's network namespace.
-    containers: [gateway, cell],
+    containers,
   };
 }
 
 export * from './types';
 export { jailNames, JAIL_VERSION } from './names';
 export { gatewayUrl, GATEWAY_INTERNAL_PORT } from './gateway';
+export { CLAMD_PORT, SIGNATURE_DIR, WARDEN_JAIL_DIR } from './warden';
 export { gatewayFingerprintScript, pidsLimitScript, shellQuote } from './pids';

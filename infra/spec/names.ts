@@ -13,6 +13,15 @@ export interface JailNames {
   gatewayStateVolume: string;
   cellNetwork: string;
   workspaceVolume: string;
+  wardenContainer: string;
+  wardenImage: string;
+  clamdContainer: string;
+  freshclamContainer: string;
+  clamdImage: string;
+  scanNetwork: string;
+  /** Quarantine and audit log: mounted in the warden only. */
+  jailVolume: string;
+  signatureVolume: string;
 }
 
 export function jailNames(config: Pick<JailConfig, 'namePrefix' | 'openclawVersion'>): JailNames {
@@ -26,5 +35,13 @@ export function jailNames(config: Pick<JailConfig, 'namePrefix' | 'openclawVersi
     gatewayStateVolume: `${p}-gateway-state`,
     cellNetwork: `${p}-cell`,
     workspaceVolume: `${p}-sandbox_data`,
+    wardenContainer: `${p}-warden`,
+    wardenImage: `${p}/warden:${JAIL_VERSION}`,
+    clamdContainer: `${p}-clamd`,
+    freshclamContainer: `${p}-freshclam`,
+    clamdImage: `${p}/clamd:${JAIL_VERSION}`,
+    scanNetwork: `${p}-scan`,
+    jailVolume: `${p}-jail`,
+    signatureVolume: `${p}-clamd-db`,
   };
 }

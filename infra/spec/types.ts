@@ -1,7 +1,7 @@
 // The jail as data: what every component declares, independent of Pulumi and of any host.
 import type { RestartPolicy, Runtime, JailSecrets } from '../config';
 
-export type Role = 'cell' | 'gateway' | 'warden' | 'clamd';
+export type Role = 'cell' | 'gateway' | 'warden' | 'clamd' | 'freshclam';
 
 /** Label that marks a container as part of the jail and names its part (the policy pack reads it). */
 export const ROLE_LABEL = 'clawjail.role';

@@ -52,6 +52,7 @@ export function testJail(overrides: Record<string, string> = {}): TestJail {
     bridgeName: 'cjtest0',
     subnet: '172.29.201.0/24',
     cellEgress: 'none',
+    clamdSignatures: 'custom',
     buildCaFile: localCaBundle(),
     openclawToken: crypto.randomBytes(32).toString('hex'),
     gatewayToken: crypto.randomBytes(32).toString('hex'),

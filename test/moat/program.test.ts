@@ -37,15 +37,15 @@ describe('the Moat component in the program', () => {
   it('registers the rules before the network, and the network before the cell container', () => {
     const at = (pred: (t: string, n: string) => boolean) => run.resources.findIndex((r) => pred(r.type, r.name));
     const rules = at((t) => t === DYNAMIC);
-    const network = at((t) => t === 'docker:index/network:Network');
-    const cell = at((t) => t === 'docker:index/container:Container');
+    const network = at((t, n) => t === 'docker:index/network:Network' && n === 'moat-network');
+    const cell = at((t, n) => t === 'docker:index/container:Container' && n === 'cell-container');
     expect(rules).toBeGreaterThanOrEqual(0);
     expect(rules).toBeLessThan(network);
     expect(network).toBeLessThan(cell);
   });
 
   it('builds the network from the spec: the bridge the rules hook, no ICC, no IPv6', () => {
-    const net = run.resources.find((r) => r.type === 'docker:index/network:Network');
+    const net = run.resources.find((r) => r.type === 'docker:index/network:Network' && r.name === 'moat-network');
     expect(net?.props).toMatchObject({
       name: 'clawjail-cell',
       ipv6: false,

@@ -44,7 +44,7 @@ describe('config to the moat resource', () => {
   });
 
   it('without egress (cellEgress none) the moat drops the internet and lets no DNS out', () => {
-    const i = inputsOf({ cellEgress: 'none' });
+    const i = inputsOf({ cellEgress: 'none', clamdSignatures: 'custom' });
     expect(i.internet).toBe(false);
     const { rules } = declaredMoat(i, []);
     expect(rules).not.toMatch(/the internet" -j ACCEPT/);

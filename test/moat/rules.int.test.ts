@@ -72,7 +72,7 @@ describe('the moat on a real kernel', () => {
 
   it('a second stack on the same host coexists; removing one leaves the other intact', async () => {
     const sa = await applyMoat(inputs(a));
-    const sb = await applyMoat(inputs(b, { cellEgress: 'none' }));
+    const sb = await applyMoat(inputs(b, { cellEgress: 'none', clamdSignatures: 'custom' }));
     expect(moatDrift(sa.rules, (await readMoat(sa)).rules)).toEqual([]);
     expect(moatDrift(sb.rules, (await readMoat(sb)).rules)).toEqual([]);
     await removeMoat(inputs(b));

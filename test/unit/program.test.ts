@@ -46,8 +46,34 @@ describe('the program under Pulumi mocks', () => {
         'command:local:Command',
         'clawjail:index:Cell',
         'clawjail:index:Gateway',
+        'clawjail:index:Warden',
+        'clawjail:index:WardenProcess',
+        'clawjail:index:Clamd',
+        'clawjail:index:Freshclam',
       ]),
     );
+  });
+
+  it('declares the warden: the jail volume in the warden alone, clamd on the internal network only', () => {
+    const containers = run.resources.filter((r) => r.type === CONTAINER);
+    const mounting = (volume: string) =>
+      containers.filter((c) => (c.props.mounts as { source: string }[]).some((m) => m.source === volume)).map((c) => c.props.name).sort();
+    expect(mounting('clawjail-jail')).toEqual(['clawjail-warden']);
+    expect(mounting('clawjail-sandbox_data')).toEqual(['clawjail-cell', 'clawjail-warden']);
+    const byName = (n: string) => containers.find((c) => c.props.name === n);
+    expect(byName('clawjail-clamd')?.props.networksAdvanced).toEqual([{ name: 'clawjail-scan' }]);
+    expect(byName('clawjail-warden')?.props.networksAdvanced).toEqual([{ name: 'clawjail-scan' }]);
+    const scan = run.resources.find((r) => r.type === 'docker:index/network:Network' && r.props.name === 'clawjail-scan');
+    expect(scan?.props).toMatchObject({ internal: true });
+    // One build of the image clamd and freshclam share.
+    expect(run.resources.filter((r) => r.type === 'docker:index/image:Image').map((r) => r.props.imageName).sort()).toEqual([
+      'clawjail/cell:openclaw-2026.9.6',
+      'clawjail/clamd:0.1.0',
+      'clawjail/gateway:0.1.0',
+      'clawjail/warden:0.1.0',
+    ]);
+    // The quarantine outlives the stack.
+    expect(run.outputs).toMatchObject({ jailVolume: 'clawjail-jail', wardenContainer: 'clawjail-warden', clamdContainer: 'clawjail-clamd' });
   });
 
   it('passes the policy pack with zero violations', () => {
@@ -121,10 +147,11 @@ describe('each flipped setting fires its rule', () => {
     ['host pid', (p) => { p.pidMode = 'host'; }, 'container-no-host-namespaces'],
     ['host ipc', (p) => { p.ipcMode = 'host'; }, 'container-no-host-namespaces'],
     ['host userns', (p) => { p.usernsMode = 'host'; }, 'container-no-host-namespaces'],
-    ['docker.sock bind', (p) => { (p.mounts as unknown[]).push({ type: 'bind', source: '/var/run/docker.sock', target: '/var/run/docker.sock' }); }, 'container-no-sensitive-host-mounts'],
-    ['/ bind', (p) => { (p.mounts as unknown[]).push({ type: 'bind', source: '/', target: '/host' }); }, 'container-no-sensitive-host-mounts'],
-    ['/etc bind', (p) => { p.volumes = [{ hostPath: '/etc/', containerPath: '/x' }]; }, 'container-no-sensitive-host-mounts'],
+    ['docker.sock bind', (p) => { (p.mounts as unknown[]).push({ type: 'bind', source: '/var/run/docker.sock', target: '/var/run/docker.sock' }); }, ['cell-workspace-mount-only', 'container-no-sensitive-host-mounts']],
+    ['/ bind', (p) => { (p.mounts as unknown[]).push({ type: 'bind', source: '/', target: '/host' }); }, ['cell-workspace-mount-only', 'container-no-sensitive-host-mounts']],
+    ['/etc bind', (p) => { p.volumes = [{ hostPath: '/etc/', containerPath: '/x' }]; }, ['cell-workspace-mount-only', 'container-no-sensitive-host-mounts']],
     ['a home directory as workspace', (p) => { (p.mounts as { type: string; source: string }[])[0] = { type: 'bind', source: '/home/alice', target: '/workspace' } as never; }, 'container-no-sensitive-host-mounts'],
+    ['the jail volume in the cell', (p) => { (p.mounts as unknown[]).push({ type: 'volume', source: 'clawjail-jail', target: '/jail' }); }, 'cell-workspace-mount-only'],
     ['a device', (p) => { p.devices = [{ hostPath: '/dev/kvm' }]; }, 'container-no-devices'],
     ['no memory limit', (p) => { delete p.memory; }, 'container-memory-limit'],
     ['swap beyond the limit', (p) => { p.memorySwap = -1; }, 'container-memory-limit'],

@@ -56,9 +56,9 @@ describe('jail spec: the cell', () => {
   });
 
   it('with no egress, has an internal network and keeps DNS on its own loopback', () => {
-    const spec = specOf({ cellEgress: 'none' });
+    const spec = specOf({ cellEgress: 'none', clamdSignatures: 'custom' });
     expect(spec.networks[0].internal).toBe(true);
-    expect(spec.containers[0].dns).toEqual(['127.0.0.1']);
+    expect(spec.containers.find((c) => c.role === 'gateway')?.dns).toEqual(['127.0.0.1']);
     expect(cellOf().dns).toEqual([]);
     expect(specOf().networks[0].internal).toBe(false);
   });
@@ -68,7 +68,7 @@ describe('jail spec: the cell', () => {
     expect(c).toMatchObject({ memoryMb: 4096, memorySwapMb: 4096, pidsLimit: 512, runtime: 'runsc' });
     expect(c.command).toContain('19000');
     expect(c.mounts[0]).toEqual({ type: 'bind', source: '/srv/clawjail/ws', target: '/workspace', readOnly: false });
-    expect(specOf({ workspaceHostPath: '/srv/clawjail/ws' }).volumes.map((v) => v.name)).toEqual(['clawjail-gateway-state']);
+    expect(specOf({ workspaceHostPath: '/srv/clawjail/ws' }).volumes.map((v) => v.name)).toEqual(['clawjail-gateway-state', 'clawjail-jail', 'clawjail-clamd-db']);
   });
 
   it('builds the image from the configured base with a pinned tag', () => {
@@ -83,7 +83,7 @@ describe('jail spec: the gateway', () => {
   if (!gateway) throw new Error('no gateway');
 
   it('starts before the cell, owns the network namespace and publishes only on loopback', () => {
-    expect(spec.containers.map((c) => c.role)).toEqual(['gateway', 'cell']);
+    expect(spec.containers.map((c) => c.role)).toEqual(['freshclam', 'clamd', 'warden', 'gateway', 'cell']);
     expect(gateway.networks).toEqual(['clawjail-cell']);
     expect(gateway.networkMode).toBeNull();
     expect(gateway.ports).toEqual([{ internal: 8443, external: 8443, ip: '127.0.0.1' }]);
@@ -108,7 +108,8 @@ describe('jail spec: the gateway', () => {
 
   it('is exposed beyond loopback only when that address is explicitly allowed', () => {
     expect(() => specOf({ gatewayListenAddress: '192.168.1.10' })).toThrow(/gatewayListenAddress = "192.168.1.10": not loopback.*allowedPublishAddresses/);
-    const g = specOf({ gatewayListenAddress: '192.168.1.10', allowedPublishAddresses: '["192.168.1.10"]' }).containers[0];
+    const g = specOf({ gatewayListenAddress: '192.168.1.10', allowedPublishAddresses: '["192.168.1.10"]' }).containers.find((c) => c.role === 'gateway');
+    if (!g) throw new Error('no gateway');
     expect(g.ports[0].ip).toBe('192.168.1.10');
   });
 });

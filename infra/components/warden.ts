@@ -1,0 +1,52 @@
+// The Warden: the internal scan network and the three containers of the workspace scanner
+// (infra/spec/warden.ts says who gets what). Everything of the prisoner depends on this component,
+// so the warden is watching before the prisoner first runs.
+import * as docker from '@pulumi/docker';
+import * as pulumi from '@pulumi/pulumi';
+import type { ContainerSpec, NetworkSpec } from '../spec';
+import { networkArgs } from './dockerArgs';
+import { Clamd, Freshclam, WardenProcess, type JailContainerArgs } from './jailContainer';
+
+export interface WardenArgs extends Omit<JailContainerArgs, 'spec' | 'image' | 'extraLabels'> {
+  scanNetwork: NetworkSpec;
+  /** The signatures' updater, absent when the operator brings the signatures (custom). */
+  freshclam: ContainerSpec | undefined;
+  clamd: ContainerSpec;
+  warden: ContainerSpec;
+}
+
+export class Warden extends pulumi.ComponentResource {
+  readonly scanNetwork: docker.Network;
+  readonly freshclam: Freshclam | undefined;
+  readonly clamd: Clamd;
+  readonly warden: WardenProcess;
+  /** Done once the warden runs: the prisoner starts after this. */
+  readonly started: pulumi.Resource;
+
+  constructor(name: string, args: WardenArgs, opts?: pulumi.ComponentResourceOptions) {
+    super('clawjail:index:Warden', name, {}, opts);
+    const { scanNetwork, freshclam, clamd, warden, ...common } = args;
+    if (!scanNetwork.internal) throw new Error(`the scan network ${scanNetwork.name} must be internal: clamd may reach nothing`);
+    this.scanNetwork = new docker.Network(`${name}-scan-network`, networkArgs(scanNetwork), {
+      parent: this,
+      provider: args.provider,
+    });
+    const deps = [...args.dependsOn, this.scanNetwork];
+    this.freshclam = freshclam
+      ? new Freshclam(`${name}-freshclam`, { ...common, spec: freshclam, dependsOn: deps }, { parent: this })
+      : undefined;
+    this.clamd = new Clamd(
+      `${name}-clamd`,
+      // One build of the image both run.
+      { ...common, spec: clamd, dependsOn: deps, image: this.freshclam?.image },
+      { parent: this },
+    );
+    this.warden = new WardenProcess(`${name}-warden`, { ...common, spec: warden, dependsOn: [...deps, this.clamd.started] }, { parent: this });
+    this.started = this.warden.started;
+    this.registerOutputs({
+      scanNetwork: this.scanNetwork.name,
+      clamdContainer: this.clamd.containerName,
+      wardenContainer: this.warden.containerName,
+    });
+  }
+}
