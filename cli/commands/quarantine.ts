@@ -1,7 +1,8 @@
 // clawjail quarantine list | show ID | restore ID [--yes] | purge ID [--yes]
 //
-// Operates on a jail directory (--jail DIR or CLAWJAIL_JAIL). Every action, including a refused
-// or declined one, is appended to <jail>/audit.log.
+// Operates on a jail directory: --jail DIR, else the jail volume of --stack NAME, else
+// $CLAWJAIL_JAIL, else the dev stack's. Every action, including a refused or declined one, is
+// appended to <jail>/audit.log.
 
 import * as fs from 'fs';
 import { appendAuditSync } from '../../warden/src/audit';
@@ -18,6 +19,7 @@ import {
   verifyContent,
 } from '../../warden/src/jail-store';
 import { printable } from '../../warden/src/paths';
+import { resolveStackJail, type StackJail } from '../stackJail';
 
 export interface CliIO {
   stdout: { write(s: string): unknown };
@@ -34,14 +36,19 @@ commands:
   purge ID             delete the entry for good
 
 options:
-  --jail DIR           the jail directory (default: $CLAWJAIL_JAIL)
+  --jail DIR           the jail directory
+  --stack NAME         the jail volume of that stack, on this machine's Docker engine (needs
+                       root to read); its workspace becomes the default for --workspace
+  --cwd DIR            with --stack: where Pulumi.<NAME>.yaml is (default: the clawjail repository)
   --to PATH            restore: write here instead of the original place
   --workspace DIR      restore: the workspace as seen from here (default: $CLAWJAIL_WORKSPACE,
-                       else the original absolute path as the warden saw it)
+                       else the stack's workspace, else the original absolute path as the warden
+                       saw it)
   --yes, -y            restore/purge: do not ask (required when stdin is not a terminal)
   --json               list/show: machine-readable output
   --help, -h           this text
 
+The jail: --jail DIR, else --stack NAME, else $CLAWJAIL_JAIL, else the dev stack's jail volume.
 Every action is appended to <jail>/audit.log. A file restored into a watched workspace is
 scanned again by the warden: restore a false positive elsewhere (--to) or fix the signature.
 `;
@@ -50,6 +57,8 @@ interface Args {
   command: string | null;
   id: string | null;
   jail: string | null;
+  stack: string | null;
+  cwd: string | undefined;
   to: string | null;
   workspace: string | null;
   yes: boolean;
@@ -58,7 +67,7 @@ interface Args {
 }
 
 function parseArgs(argv: string[], env: NodeJS.ProcessEnv): Args {
-  const a: Args = { command: null, id: null, jail: env.CLAWJAIL_JAIL || null, to: null, workspace: env.CLAWJAIL_WORKSPACE || null, yes: false, json: false, help: false };
+  const a: Args = { command: null, id: null, jail: null, stack: null, cwd: undefined, to: null, workspace: env.CLAWJAIL_WORKSPACE || null, yes: false, json: false, help: false };
   const positional: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
@@ -73,6 +82,8 @@ function parseArgs(argv: string[], env: NodeJS.ProcessEnv): Args {
     else if (arg === '--yes' || arg === '-y') a.yes = true;
     else if (arg === '--json') a.json = true;
     else if (arg === '--jail' || arg.startsWith('--jail=')) a.jail = value('--jail');
+    else if (arg === '--stack' || arg.startsWith('--stack=')) a.stack = value('--stack');
+    else if (arg === '--cwd' || arg.startsWith('--cwd=')) a.cwd = value('--cwd');
     else if (arg === '--to' || arg.startsWith('--to=')) a.to = value('--to');
     else if (arg === '--workspace' || arg.startsWith('--workspace=')) a.workspace = value('--workspace');
     else if (arg.startsWith('-')) throw new UsageError(`unknown option ${arg}`);
@@ -86,7 +97,30 @@ function parseArgs(argv: string[], env: NodeJS.ProcessEnv): Args {
 
 class UsageError extends Error {}
 
-export async function run(argv: string[], io: CliIO, env: NodeJS.ProcessEnv = process.env): Promise<number> {
+export interface QuarantineDeps {
+  resolveStackJail: (stack: string, cwd?: string) => Promise<StackJail>;
+}
+
+/** --jail, else --stack, else $CLAWJAIL_JAIL, else the dev stack. */
+async function locateJail(args: Args, env: NodeJS.ProcessEnv, deps: QuarantineDeps): Promise<string> {
+  if (args.jail) return args.jail;
+  if (!args.stack && env.CLAWJAIL_JAIL) return env.CLAWJAIL_JAIL;
+  const stack = args.stack ?? 'dev';
+  try {
+    const found = await deps.resolveStackJail(stack, args.cwd);
+    args.workspace ??= found.workspace;
+    return found.jail;
+  } catch (e) {
+    throw new UsageError(`no jail: ${(e as Error).message}; pass --jail DIR, --stack NAME or set CLAWJAIL_JAIL`);
+  }
+}
+
+export async function run(
+  argv: string[],
+  io: CliIO,
+  env: NodeJS.ProcessEnv = process.env,
+  deps: QuarantineDeps = { resolveStackJail },
+): Promise<number> {
   let args: Args;
   try {
     args = parseArgs(argv, env);
@@ -102,11 +136,17 @@ export async function run(argv: string[], io: CliIO, env: NodeJS.ProcessEnv = pr
     io.stderr.write(`clawjail quarantine: unknown command ${JSON.stringify(args.command)} (list, show, restore, purge)\n`);
     return 2;
   }
-  if (!args.jail) {
-    io.stderr.write('clawjail quarantine: no jail directory: pass --jail DIR or set CLAWJAIL_JAIL\n');
+  if (args.jail && args.stack) {
+    io.stderr.write('clawjail quarantine: --jail and --stack name the jail twice; pass one\n');
     return 2;
   }
-  const jail = args.jail;
+  let jail: string;
+  try {
+    jail = await locateJail(args, env, deps);
+  } catch (e) {
+    io.stderr.write(`clawjail quarantine: ${(e as Error).message}\n`);
+    return 2;
+  }
   if (!isDir(jail)) {
     io.stderr.write(`clawjail quarantine: ${jail} is not a directory\n`);
     return 2;

@@ -45,9 +45,8 @@ beforeAll(async () => {
   jail = testJail();
   cellName = jail.container('cell').name;
   controlName = `${jail.config.namePrefix}-control`;
-  await jail.deployment.down(); // leftovers of a run that was killed
   await run('docker', ['rm', '-f', controlName]).catch(() => undefined);
-  await jail.deployment.up();
+  await jail.up();
   await jail.deployment.waitHealthy(cellName);
 
   const probe = compileProbe();

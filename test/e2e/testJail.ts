@@ -6,8 +6,10 @@ import * as os from 'os';
 import * as path from 'path';
 import { hostBuildArgs } from '../../infra/buildArgs';
 import { parseConfig, type JailConfig, type JailSecrets } from '../../infra/config';
-import { buildJailSpec, type ContainerSpec, type JailSpec, type Role } from '../../infra/spec';
+import { buildJailSpec, jailNames, type ContainerSpec, type JailSpec, type Role } from '../../infra/spec';
+import { hdbLines, testSignatures } from '../../warden/test/clamd-harness';
 import { JailDeployment } from './deployer';
+import { tarOf } from './tar';
 
 /** Built by infra/images/standins/build.sh: Docker Hub is out of reach here. */
 export const NODE_STANDIN = 'clawjail-standin/node:24-bookworm-slim';
@@ -37,6 +39,37 @@ export interface TestJail {
   spec: JailSpec;
   deployment: JailDeployment;
   container(role: Role): ContainerSpec;
+  /** Leftovers of a killed run removed, the signature volume filled, the jail up. */
+  up(): Promise<void>;
+}
+
+/**
+ * clamdSignatures=custom: the operator fills the signature volume. Here it gets the warden tests'
+ * own database (EICAR and clamav-testfiles' clam.exe; DESIGN.md: no download in tests), through a
+ * created, never started helper container, as `docker cp` would.
+ */
+export async function seedSignatures(
+  deployment: JailDeployment,
+  volume: string,
+  labels: Record<string, string>,
+  files: { name: string; content: string }[] = [{ name: 'clawjail-test.hdb', content: hdbLines(testSignatures()) }],
+): Promise<void> {
+  const engine = deployment.engine;
+  const helper = `${volume}-seed`;
+  await engine.request('POST', '/volumes/create', { Name: volume, Labels: labels });
+  await engine.remove(`/containers/${helper}?force=true`).catch(() => undefined);
+  await engine.request('POST', `/containers/create?name=${helper}`, {
+    Image: DEBIAN_STANDIN,
+    Cmd: ['true'],
+    NetworkDisabled: true,
+    HostConfig: { Mounts: [{ Type: 'volume', Source: volume, Target: '/signatures' }], NetworkMode: 'none' },
+  });
+  try {
+    const archive = tarOf(files.map((f) => ({ name: f.name, content: Buffer.from(f.content), mode: 0o644 })));
+    await engine.request('PUT', `/containers/${helper}/archive?path=/signatures`, archive);
+  } finally {
+    await engine.remove(`/containers/${helper}?force=true`);
+  }
 }
 
 /**
@@ -61,11 +94,19 @@ export function testJail(overrides: Record<string, string> = {}): TestJail {
   });
   const spec = buildJailSpec(config);
   const deployment = new JailDeployment(spec, secrets, hostBuildArgs(config));
+  const names = jailNames(config);
   return {
     config,
     secrets,
     spec,
     deployment,
+    async up() {
+      await deployment.down();
+      if (config.warden.signatures === 'custom') {
+        await seedSignatures(deployment, names.signatureVolume, { 'clawjail.stack': config.namePrefix });
+      }
+      await deployment.up();
+    },
     container(role) {
       const c = spec.containers.find((x) => x.role === role);
       if (!c) throw new Error(`the jail spec has no ${role}`);

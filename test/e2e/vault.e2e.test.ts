@@ -58,8 +58,7 @@ beforeAll(async () => {
   jail = testJail();
   gatewayName = jail.container('gateway').name;
   cellName = jail.container('cell').name;
-  await jail.deployment.down();
-  await jail.deployment.up();
+  await jail.up();
   await jail.deployment.waitHealthy(gatewayName);
   await jail.deployment.waitHealthy(cellName);
   // Docker's healthcheck is OpenClaw's liveness; its gateway protocol answers once it is ready.

@@ -60,8 +60,12 @@ describe('clawjail quarantine (CLI)', () => {
     expect(await run(['--help'], t.io)).toBe(0);
     expect(t.out()).toMatch(/list[\s\S]*show ID[\s\S]*restore ID[\s\S]*purge ID/);
     t = io();
-    expect(await run(['list'], t.io, {})).toBe(2);
-    expect(t.err()).toMatch(/--jail DIR or set CLAWJAIL_JAIL/);
+    const noStack = { resolveStackJail: () => Promise.reject(new Error('stack dev has no volume clawjail-jail')) };
+    expect(await run(['list'], t.io, {}, noStack)).toBe(2);
+    expect(t.err()).toMatch(/no jail: stack dev has no volume clawjail-jail; pass --jail DIR, --stack NAME or set CLAWJAIL_JAIL/);
+    t = io();
+    expect(await run(['list', '--jail', sbx.jail, '--stack', 'dev'], t.io, {})).toBe(2);
+    expect(t.err()).toMatch(/--jail and --stack name the jail twice/);
     t = io();
     expect(await run(['frobnicate', '--jail', sbx.jail], t.io, {})).toBe(2);
     t = io();
@@ -69,6 +73,27 @@ describe('clawjail quarantine (CLI)', () => {
     t = io();
     expect(await run(['show', '../../etc', '--jail', sbx.jail], t.io, {})).toBe(1);
     expect(t.err()).toMatch(/not a quarantine id/);
+  });
+
+  test('--stack finds the stack\'s jail, and its workspace becomes the default for restore', async () => {
+    const asked: [string, string | undefined][] = [];
+    const deps = {
+      resolveStackJail: async (stack: string, cwd?: string) => {
+        asked.push([stack, cwd]);
+        return { jail: sbx.jail, workspace: '/nowhere/workspace' };
+      },
+    };
+    let t = io();
+    expect(await run(['list', '--stack', 'e2e', '--cwd', '/some/dir'], t.io, { CLAWJAIL_JAIL: '/not/this' }, deps)).toBe(0);
+    expect(t.out()).toContain(ids.a);
+    // With neither --jail nor --stack nor CLAWJAIL_JAIL: the dev stack.
+    t = io();
+    expect(await run(['list', '--json'], t.io, {}, deps)).toBe(0);
+    expect(asked).toEqual([['e2e', '/some/dir'], ['dev', undefined]]);
+    // restore without --to goes to the stack's workspace, which does not exist here: refused, not written elsewhere
+    t = io();
+    expect(await run(['restore', ids.a, '--stack', 'e2e', '--yes'], t.io, {}, deps)).toBe(1);
+    expect(t.err()).toContain('/nowhere/workspace');
   });
 
   test('list shows every entry; CLAWJAIL_JAIL works too', async () => {

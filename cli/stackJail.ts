@@ -1,0 +1,59 @@
+// `clawjail quarantine --stack NAME`: where that stack's jail (and workspace) is on this machine.
+// The jail is a named Docker volume; the CLI reads it in place, so the stack's engine must be this
+// machine's (unix://), and reading /var/lib/docker/volumes takes root, as the warden's files should.
+import { execFile } from 'child_process';
+import { promisify } from 'util';
+import type { JailConfig } from '../infra/config';
+import { jailNames } from '../infra/spec/names';
+import { loadStackConfig } from '../infra/stackFile';
+
+const run = promisify(execFile);
+
+export interface StackJail {
+  jail: string;
+  /** The workspace as seen from here: where `restore` puts a file back by default. */
+  workspace: string;
+}
+
+export class StackJailError extends Error {}
+
+/** The volumes to look up, or why they cannot be read from here. Pure. */
+export function stackJailVolumes(stack: string, config: JailConfig): { dockerHost: string; jail: string; workspace: string | null } {
+  if (!config.dockerHost.startsWith('unix://')) {
+    throw new StackJailError(
+      `the jail of stack ${stack} is on ${config.dockerHost}: run clawjail quarantine on that host, or copy the jail here and pass --jail DIR`,
+    );
+  }
+  const names = jailNames(config);
+  return {
+    dockerHost: config.dockerHost,
+    jail: names.jailVolume,
+    workspace: config.cell.workspaceHostPath ? null : names.workspaceVolume,
+  };
+}
+
+async function mountpoint(volume: string, dockerHost: string, stack: string): Promise<string> {
+  try {
+    const { stdout } = await run('docker', ['volume', 'inspect', '--format', '{{.Mountpoint}}', volume], {
+      env: { ...process.env, DOCKER_HOST: dockerHost },
+      timeout: 30_000,
+    });
+    return stdout.trim();
+  } catch (e) {
+    const why = ((e as { stderr?: string }).stderr || (e as Error).message).trim().split('\n')[0];
+    throw new StackJailError(`stack ${stack} has no volume ${volume} on ${dockerHost} (not deployed?): ${why}`);
+  }
+}
+
+export async function resolveStackJail(stack: string, cwd?: string): Promise<StackJail> {
+  let config: JailConfig;
+  try {
+    config = loadStackConfig(stack, cwd);
+  } catch (e) {
+    throw new StackJailError((e as Error).message);
+  }
+  const v = stackJailVolumes(stack, config);
+  const jail = await mountpoint(v.jail, v.dockerHost, stack);
+  const workspace = v.workspace ? await mountpoint(v.workspace, v.dockerHost, stack) : config.cell.workspaceHostPath;
+  return { jail, workspace };
+}

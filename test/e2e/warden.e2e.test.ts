@@ -1,0 +1,196 @@
+// The warden in the jail, on the real Docker engine: the prisoner writes malware into its
+// workspace and finds only a tombstone; the file is in the jail, which the prisoner cannot see
+// and the operator reads with `clawjail quarantine --stack`; clamd is out of the prisoner's reach.
+import { execFile } from 'child_process';
+import * as crypto from 'crypto';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { CLAMD_PORT, WARDEN_JAIL_DIR } from '../../infra/spec';
+import { EICAR } from '../../warden/test/clamd-harness';
+import { exitCodeOf } from './deployer';
+import { testJail, type TestJail } from './testJail';
+
+jest.setTimeout(5 * 60_000);
+
+const CLI = path.resolve(__dirname, '..', '..', 'bin', 'clawjail');
+const DIR = '/workspace/warden-e2e';
+let jail: TestJail;
+let cell: string;
+let warden: string;
+let clamd: string;
+let tmp: string;
+
+function clawjail(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [CLI, ...args], { timeout: 60_000 }, (err, stdout, stderr) => {
+      resolve({ code: exitCodeOf(err), stdout, stderr });
+    });
+  });
+}
+
+/** Runs sh in the cell as the prisoner; the script's stdout. */
+async function prisoner(script: string, input?: Buffer): Promise<string> {
+  const r = await jail.deployment.exec(cell, ['sh', '-c', script], { input });
+  if (r.code !== 0) throw new Error(`prisoner script failed (${r.code}): ${script}\n${r.stderr}`);
+  return r.stdout;
+}
+
+async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}\n${(await jail.deployment.logs(warden)).slice(-3000)}`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+/** The prisoner's view of the test directory: names, one per line (names here have no newline). */
+const listing = async () => (await prisoner(`ls -A ${DIR}`)).split('\n').filter(Boolean).sort();
+
+/** Whether a TCP connection from inside `container` to host:port is accepted, by node or bash. */
+async function tcpFrom(container: string, host: string, port: number, shell: 'node' | 'bash'): Promise<boolean> {
+  const argv =
+    shell === 'node'
+      ? ['node', '-e', `const s=require('net').connect({host:${JSON.stringify(host)},port:${port},timeout:3000});s.on('connect',()=>{console.log('open');process.exit(0)});s.on('error',()=>{console.log('closed');process.exit(0)});s.on('timeout',()=>{console.log('closed');process.exit(0)})`]
+      : ['bash', '-c', `timeout 3 bash -c 'exec 3<>/dev/tcp/${host}/${port}' 2>/dev/null && echo open || echo closed`];
+  const r = await jail.deployment.exec(container, argv);
+  const out = r.stdout.trim();
+  if (out !== 'open' && out !== 'closed') throw new Error(`tcp probe from ${container} gave ${JSON.stringify(r)}`);
+  return out === 'open';
+}
+
+async function ipOn(container: string, network: string): Promise<string> {
+  const info = (await jail.deployment.inspect(container)) as { NetworkSettings: { Networks: Record<string, { IPAddress: string }> } };
+  const ip = info.NetworkSettings.Networks[network]?.IPAddress;
+  if (!ip) throw new Error(`${container} has no address on ${network}`);
+  return ip;
+}
+
+beforeAll(async () => {
+  jail = testJail();
+  cell = jail.container('cell').name;
+  warden = jail.container('warden').name;
+  clamd = jail.container('clamd').name;
+  await jail.up();
+  await jail.deployment.waitHealthy(clamd);
+  await jail.deployment.waitHealthy(warden);
+  await until('the cell to run', async () => ((await jail.deployment.state(cell)).Running ? true : undefined));
+  await prisoner(`mkdir -p ${DIR}`);
+  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'cjtest-warden-'));
+}, 30 * 60_000);
+
+afterAll(async () => {
+  if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
+  if (jail) await jail.deployment.down();
+}, 5 * 60_000);
+
+describe('the prisoner writes malware into its workspace', () => {
+  const clean = Buffer.from(`notes of the agent ${crypto.randomUUID()}\n`);
+
+  it('finds only the tombstone where the malware was, and its clean file untouched beside it', async () => {
+    await prisoner(`cat > ${DIR}/notes.txt`, clean);
+    await prisoner(`cat > ${DIR}/payload.com`, EICAR);
+    const names = await until('the tombstone', async () => {
+      const l = await listing();
+      return l.includes('payload.com.quarantined.txt') && !l.includes('payload.com') ? l : undefined;
+    });
+    expect(names).toEqual(['notes.txt', 'payload.com.quarantined.txt']);
+    const tombstone = await prisoner(`cat ${DIR}/payload.com.quarantined.txt`);
+    expect(tombstone).toMatch(/quarantin/i);
+    expect(tombstone).toContain('Eicar-Test-Signature');
+    // Not one byte of the sample is left for the prisoner, anywhere it can read in the workspace.
+    expect(await prisoner(`grep -rl 'EICAR-STANDARD' /workspace || true`)).toBe('');
+    expect(Buffer.from(await prisoner(`cat ${DIR}/notes.txt`))).toEqual(clean);
+  });
+
+  it('the warden judged the clean file clean, so it is scanning, not sweeping everything away', async () => {
+    const audit = await until('the clean verdict in the audit log', async () => {
+      const r = await jail.deployment.exec(warden, ['cat', `${WARDEN_JAIL_DIR}/audit.log`]);
+      return r.stdout.includes('notes.txt') ? r.stdout : undefined;
+    });
+    const lines = audit.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+    const about = (name: string) => lines.filter((l) => JSON.stringify(l).includes(name));
+    // Once or twice (the file is created, then written): clean every time, never anything else.
+    const verdicts = about('notes.txt').map((l) => l.event);
+    expect(verdicts.length).toBeGreaterThan(0);
+    expect(new Set(verdicts)).toEqual(new Set(['clean']));
+    expect(about('payload.com').filter((l) => l.event === 'quarantined').map((l) => l.verdict)).toEqual(['infected']);
+  });
+
+  it('an atomic-write temp file renamed into place is caught under its final name', async () => {
+    const tmpName = `.fs-safe-replace.4242.${crypto.randomUUID()}.tmp`;
+    await prisoner(`cat > ${DIR}/${tmpName} && mv ${DIR}/${tmpName} ${DIR}/report.pdf`, EICAR);
+    await until('the renamed file quarantined', async () => {
+      const l = await listing();
+      return l.includes('report.pdf.quarantined.txt') && !l.includes('report.pdf') && !l.includes(tmpName) ? true : undefined;
+    });
+  });
+});
+
+describe('the jail is out of the prisoner\'s reach', () => {
+  it('is not mounted in the cell, where the workspace is; it is in the warden', async () => {
+    const { jailVolume, workspaceVolume } = { jailVolume: `${jail.config.namePrefix}-jail`, workspaceVolume: `${jail.config.namePrefix}-sandbox_data` };
+    const cellMounts = await prisoner('cat /proc/self/mountinfo');
+    expect(cellMounts).toContain(workspaceVolume);
+    expect(cellMounts).not.toContain(jailVolume);
+    const wardenMounts = (await jail.deployment.exec(warden, ['cat', '/proc/self/mountinfo'])).stdout;
+    expect(wardenMounts).toContain(jailVolume);
+    expect(await prisoner(`test -e ${WARDEN_JAIL_DIR} && echo present || echo absent`)).toBe('absent\n');
+    expect(await prisoner(`find / -path /proc -prune -o -name audit.log -print 2>/dev/null | head -1`)).toBe('');
+  });
+
+  it('cannot see or signal the warden\'s processes', async () => {
+    const procs = await prisoner(`cat /proc/[0-9]*/cmdline 2>/dev/null | tr '\\0' ' '`);
+    expect(procs).toContain('openclaw');
+    expect(procs).not.toContain('/app/dist/main.js');
+  });
+
+  it('cannot reach clamd, which the warden reaches; and clamd reaches nothing of the cell\'s network', async () => {
+    const clamdIp = await ipOn(clamd, jail.spec.networks[1].name);
+    const gatewayIp = await ipOn(jail.container('gateway').name, jail.spec.networks[0].name);
+    expect(await tcpFrom(warden, clamdIp, CLAMD_PORT, 'node')).toBe(true);
+    expect(await tcpFrom(warden, clamd, CLAMD_PORT, 'node')).toBe(true);
+    expect(await tcpFrom(cell, clamdIp, CLAMD_PORT, 'node')).toBe(false);
+    expect(await tcpFrom(cell, clamd, CLAMD_PORT, 'node')).toBe(false);
+    // The cell reaches its own gateway on the bridge address: the probe itself works from there.
+    expect(await tcpFrom(cell, gatewayIp, 8443, 'node')).toBe(true);
+    // clamd, which parses the prisoner's files, cannot reach the gateway that the cell can.
+    expect(await tcpFrom(clamd, clamdIp, CLAMD_PORT, 'bash')).toBe(true);
+    expect(await tcpFrom(clamd, gatewayIp, 8443, 'bash')).toBe(false);
+  });
+});
+
+describe('the operator', () => {
+  let stackDir: string;
+
+  beforeAll(() => {
+    // A stack file for the test jail, so the CLI finds the jail as it finds a deployed stack's.
+    stackDir = path.join(tmp, 'stack');
+    fs.mkdirSync(stackDir);
+    const keys = { namePrefix: 'cjtest', cellEgress: 'none', clamdSignatures: 'custom', bridgeName: 'cjtest0', subnet: '172.29.201.0/24' };
+    const yaml = 'config:\n' + Object.entries(keys).map(([k, v]) => `  clawjail:${k}: ${JSON.stringify(v)}\n`).join('');
+    fs.writeFileSync(path.join(stackDir, 'Pulumi.e2e.yaml'), yaml);
+  });
+
+  it('lists the quarantine of the stack, shows the entry intact and restores it byte for byte, elsewhere', async () => {
+    const list = await clawjail('quarantine', 'list', '--stack', 'e2e', '--cwd', stackDir, '--json');
+    expect(list.stderr).toBe('');
+    expect(list.code).toBe(0);
+    const records = JSON.parse(list.stdout) as { id: string; signature: string | null; original: { relative: { text: string } } }[];
+    const entry = records.find((r) => r.original.relative.text === 'warden-e2e/payload.com');
+    expect(entry?.signature).toMatch(/^Eicar-Test-Signature/);
+    const show = await clawjail('quarantine', 'show', entry!.id, '--stack', 'e2e', '--cwd', stackDir);
+    expect(show.code).toBe(0);
+    expect(show.stdout).toMatch(/content check: ok/);
+    const to = path.join(tmp, 'restored.com');
+    const restore = await clawjail('quarantine', 'restore', entry!.id, '--stack', 'e2e', '--cwd', stackDir, '--to', to, '--yes');
+    expect(restore.code).toBe(0);
+    expect(fs.readFileSync(to)).toEqual(EICAR);
+    // Restoring into the workspace over the tombstone's neighbour is refused, never overwritten.
+    const again = await clawjail('quarantine', 'restore', entry!.id, '--stack', 'e2e', '--cwd', stackDir, '--to', to, '--yes');
+    expect(again.code).toBe(1);
+    expect(again.stderr).toMatch(/refusing to overwrite/);
+  });
+});
