@@ -15,6 +15,7 @@ import {
   purgeEntry,
   readRecord,
   restoreEntry,
+  restoreRoot,
   restoreTarget,
   verifyContent,
 } from '../../warden/src/jail-store';
@@ -246,7 +247,9 @@ async function restore(jail: string, id: string, args: Args, io: CliIO, audit: A
     else io.stdout.write('not restored\n');
     return ok === null ? 2 : 1;
   }
-  const r = await restoreEntry(jail, id, target);
+  // Into a workspace, every directory on the way is the prisoner's: stay inside it.
+  const within = args.to ? undefined : restoreRoot(rec, args.workspace ?? undefined);
+  const r = await restoreEntry(jail, id, target, { within });
   audit({ event: 'restore', id, target: { text: targetText, b64: target.toString('base64') }, sha256: r.sha256, recordSha256: rec.sha256, tombstoneRemoved: r.tombstoneRemoved, ownerRestored: r.ownerRestored });
   io.stdout.write(`restored ${rec.id} to ${targetText}${r.tombstoneRemoved ? ' (tombstone removed)' : ''}\n`);
   if (rec.sha256 && r.sha256 !== rec.sha256) io.stderr.write(`warning: restored content sha256 ${r.sha256} differs from the record ${rec.sha256}\n`);

@@ -1,7 +1,7 @@
 // The Cell: the container the prisoner (OpenClaw) lives in.
 import type { JailConfig } from '../config';
 import { jailNames } from './names';
-import { cellSeccompProfileJson } from './seccomp';
+import { hardening } from './hardening';
 import { ROLE_LABEL, type ContainerSpec, type ImageSpec } from './types';
 
 /** uid:gid of the prisoner, the `node` user of the official Node image. */
@@ -49,11 +49,7 @@ export function cellContainerSpec(config: JailConfig): ContainerSpec {
     },
     secretEnv: { OPENCLAW_GATEWAY_TOKEN: 'openclawToken' },
     secretFiles: {},
-    capDrop: ['ALL'],
-    capAdd: [],
-    securityOpts: ['no-new-privileges:true'],
-    seccompProfile: cellSeccompProfileJson(),
-    readOnlyRootfs: true,
+    ...hardening(config),
     tmpfs: {
       '/tmp': `${scratch},mode=1777`,
       // OpenClaw's state directory lives here; a root-owned mount point would stop it at start.
@@ -63,8 +59,6 @@ export function cellContainerSpec(config: JailConfig): ContainerSpec {
     memorySwapMb: c.memoryMb,
     cpus: c.cpus,
     pidsLimit: c.pidsLimit,
-    logDriver: 'json-file',
-    logOpts: { 'max-size': `${c.logMaxSizeMb}m`, 'max-file': String(c.logMaxFiles) },
     init: true,
     restart: c.restart,
     healthcheck: {

@@ -5,7 +5,7 @@
 // the same namespace, and the operator's channel survives.
 import type { JailConfig } from '../config';
 import { jailNames } from './names';
-import { cellSeccompProfileJson } from './seccomp';
+import { hardening } from './hardening';
 import { ROLE_LABEL, type ContainerSpec } from './types';
 
 /** Not the prisoner's uid: the prisoner must not own the gateway's files or processes. */
@@ -42,18 +42,12 @@ export function gatewayContainerSpec(config: JailConfig): ContainerSpec {
       [`${GATEWAY_STATE_DIR}/operator.token`]: 'gatewayToken',
       [`${GATEWAY_STATE_DIR}/openclaw.token`]: 'openclawToken',
     },
-    capDrop: ['ALL'],
-    capAdd: [],
-    securityOpts: ['no-new-privileges:true'],
-    seccompProfile: cellSeccompProfileJson(),
-    readOnlyRootfs: true,
+    ...hardening(config),
     tmpfs: { '/tmp': 'rw,noexec,nosuid,nodev,size=64m,mode=1777' },
     memoryMb: 256,
     memorySwapMb: 256,
     cpus: 0.5,
     pidsLimit: 64,
-    logDriver: 'json-file',
-    logOpts: { 'max-size': `${c.logMaxSizeMb}m`, 'max-file': String(c.logMaxFiles) },
     init: true,
     restart: c.restart,
     healthcheck: {

@@ -12,7 +12,7 @@
 import type { JailConfig } from '../config';
 import { WORKSPACE_DIR } from './cell';
 import { jailNames } from './names';
-import { cellSeccompProfileJson } from './seccomp';
+import { hardening, type Hardening } from './hardening';
 import { ROLE_LABEL, type ContainerSpec, type ImageSpec, type NetworkSpec, type Role } from './types';
 
 /** The prisoner's uid: see warden/Dockerfile for why the warden shares it. */
@@ -44,44 +44,28 @@ export function scanNetworkSpec(config: JailConfig): NetworkSpec {
   };
 }
 
-export function wardenImageSpec(config: JailConfig): ImageSpec {
-  return {
-    name: jailNames(config).wardenImage,
-    context: 'warden',
-    dockerfile: 'warden/Dockerfile',
-    buildArgs: { BASE_IMAGE: config.nodeBaseImage },
-  };
-}
+/** An image of ours, built from `<dir>/Dockerfile` on the given base. */
+const ownImage = (name: string, dir: string, base: string): ImageSpec => ({
+  name,
+  context: dir,
+  dockerfile: `${dir}/Dockerfile`,
+  buildArgs: { BASE_IMAGE: base },
+});
 
-export function clamdImageSpec(config: JailConfig): ImageSpec {
-  return {
-    name: jailNames(config).clamdImage,
-    context: 'warden/clamd',
-    dockerfile: 'warden/clamd/Dockerfile',
-    buildArgs: { BASE_IMAGE: config.debianBaseImage },
-  };
-}
+export const wardenImageSpec = (config: JailConfig): ImageSpec => ownImage(jailNames(config).wardenImage, 'warden', config.nodeBaseImage);
+export const clamdImageSpec = (config: JailConfig): ImageSpec => ownImage(jailNames(config).clamdImage, 'warden/clamd', config.debianBaseImage);
 
-/** What all three share: no capabilities, our seccomp profile, a read-only root, bounded logs. */
-function serviceBase(config: JailConfig, role: Role, name: string): Pick<
+/** What all three share besides the jail's hardening: no secrets, no ports, always restarted. */
+function serviceBase(config: JailConfig, role: Role, name: string): Hardening & Pick<
   ContainerSpec,
-  | 'name' | 'role' | 'secretEnv' | 'secretFiles' | 'capDrop' | 'capAdd' | 'securityOpts' | 'seccompProfile'
-  | 'readOnlyRootfs' | 'logDriver' | 'logOpts' | 'init' | 'restart' | 'networkMode' | 'ports' | 'runtime'
-  | 'ipcMode' | 'labels'
+  'name' | 'role' | 'secretEnv' | 'secretFiles' | 'init' | 'restart' | 'networkMode' | 'ports' | 'runtime' | 'ipcMode' | 'labels'
 > {
-  const c = config.cell;
   return {
+    ...hardening(config),
     name,
     role,
     secretEnv: {},
     secretFiles: {},
-    capDrop: ['ALL'],
-    capAdd: [],
-    securityOpts: ['no-new-privileges:true'],
-    seccompProfile: cellSeccompProfileJson(),
-    readOnlyRootfs: true,
-    logDriver: 'json-file',
-    logOpts: { 'max-size': `${c.logMaxSizeMb}m`, 'max-file': String(c.logMaxFiles) },
     init: true,
     // The warden's services always come back: a scanner that stays down is a hole.
     restart: 'unless-stopped',

@@ -128,6 +128,15 @@ export function restoreTarget(rec: QuarantineRecord, workspace?: string): Buffer
   return pathFromRecord(rec.original.path);
 }
 
+/** The workspace a restore to restoreTarget(rec, workspace) must stay inside. */
+export function restoreRoot(rec: QuarantineRecord, workspace?: string): Buffer {
+  if (workspace) return Buffer.from(path.resolve(workspace));
+  const full = pathFromRecord(rec.original.path);
+  const rel = pathFromRecord(rec.original.relative);
+  // The original path is <workspace>/<relative>.
+  return full.length > rel.length + 1 ? full.subarray(0, full.length - rel.length - 1) : dirnameOf(full);
+}
+
 export interface RestoreResult {
   target: Buffer;
   sha256: string;
@@ -141,15 +150,19 @@ export interface RestoreResult {
  * chown. The entry stays in the quarantine until purged (restore loses nothing either).
  * A tombstone the warden left at the original place is removed.
  */
-export async function restoreEntry(jail: string, id: string, target: Buffer): Promise<RestoreResult> {
+export async function restoreEntry(jail: string, id: string, target: Buffer, opts: { within?: Buffer } = {}): Promise<RestoreResult> {
   const rec = readRecord(jail, id);
   const src = fs.openSync(path.join(entryDir(jail, id), 'content'), fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
   let dst: number | null = null;
+  let dir: ConfinedDir | null = null;
   const mode = rec.original.mode ? parseInt(rec.original.mode, 8) & 0o777 : 0o644;
   try {
     try {
-      dst = fs.openSync(target, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, 0o600);
+      dir = opts.within ? openConfinedDir(dirnameOf(target), opts.within) : null;
+      const at = dir ? dir.at(basenameOf(target)) : target;
+      dst = fs.openSync(at, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, 0o600);
     } catch (e) {
+      if (e instanceof StoreError) throw e;
       const code = (e as NodeJS.ErrnoException).code;
       if (code === 'EEXIST') throw new StoreError(`refusing to overwrite existing ${printablePath(target)}`, 'EEXIST');
       if (code === 'ENOENT') throw new StoreError(`the directory of ${printablePath(target)} does not exist`, 'ENOENT');
@@ -178,12 +191,53 @@ export async function restoreEntry(jail: string, id: string, target: Buffer): Pr
     }
     fs.fchmodSync(dst, mode);
     fs.fsyncSync(dst);
-    const tombstoneRemoved = removeOwnTombstone(rec, dirnameOf(target));
+    const tombstoneRemoved = removeOwnTombstone(rec, dir ? dir.at(Buffer.alloc(0)) : dirnameOf(target));
     return { target, sha256, tombstoneRemoved, ownerRestored };
   } finally {
     fs.closeSync(src);
     if (dst !== null) fs.closeSync(dst);
+    dir?.close();
   }
+}
+
+interface ConfinedDir {
+  /** A path to `name` in that very directory, whatever happens to the path it was opened by. */
+  at(name: Buffer): Buffer;
+  close(): void;
+}
+
+/**
+ * The directory `dir`, opened once and proved to lie inside `root`. A restore into a workspace
+ * runs as root on the host, and every directory on the way is the prisoner's: any of them may be
+ * a symlink to /etc. So the directory is opened, the kernel's name for what was opened is checked
+ * against the workspace, and the file is created through /proc/self/fd/<fd>/: the check and the
+ * use name the same directory, with no window for the prisoner to swap a symlink in between.
+ */
+export function openConfinedDir(dir: Buffer, root: Buffer): ConfinedDir {
+  let fd: number;
+  try {
+    fd = fs.openSync(dir, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') throw new StoreError(`the directory ${printablePath(dir)} does not exist`, 'ENOENT');
+    throw e;
+  }
+  try {
+    const real = fs.readlinkSync(`/proc/self/fd/${fd}`, { encoding: 'buffer' });
+    const realRoot = fs.realpathSync(root, { encoding: 'buffer' });
+    const inside = real.equals(realRoot) || (real.length > realRoot.length && real.subarray(0, realRoot.length + 1).equals(Buffer.concat([realRoot, Buffer.from('/')])));
+    if (!inside) {
+      throw new StoreError(
+        `refusing to restore into ${printablePath(dir)}: it resolves to ${printablePath(real)}, outside the workspace ${printablePath(root)} (a directory on the way is a symlink)`,
+        'EOUTSIDE',
+      );
+    }
+  } catch (e) {
+    fs.closeSync(fd);
+    throw e;
+  }
+  const prefix = Buffer.from(`/proc/self/fd/${fd}/`);
+  return { at: (name) => Buffer.concat([prefix, name]), close: () => fs.closeSync(fd) };
 }
 
 /** Remove the tombstone next to the restored file if it is still the warden's (header check). */

@@ -167,6 +167,31 @@ describe('clawjail quarantine (CLI)', () => {
     expect(exists(path.join(mirror, 'sub dir', 'beta.exe'))).toBe(true);
   });
 
+  test('restore into a workspace never follows the prisoner\'s symlinked directory out of it', async () => {
+    // The prisoner swaps "sub dir" for a symlink to a directory outside the workspace (think /etc).
+    const ws = path.join(sbx.base, 'ws-attacked');
+    const outside = path.join(sbx.base, 'outside');
+    fs.mkdirSync(ws);
+    fs.mkdirSync(outside);
+    fs.symlinkSync(outside, path.join(ws, 'sub dir'));
+    let t = io();
+    expect(await run(['restore', ids.b, '--yes', '--workspace', ws, '--jail', sbx.jail], t.io, {})).toBe(1);
+    expect(t.err()).toMatch(/refusing to restore into .*outside the workspace/);
+    expect(fs.readdirSync(outside)).toEqual([]);
+    // The same restore with a real directory there works: the check is not refusing everything.
+    fs.unlinkSync(path.join(ws, 'sub dir'));
+    fs.mkdirSync(path.join(ws, 'sub dir'));
+    t = io();
+    expect(await run(['restore', ids.b, '--yes', '--workspace', ws, '--jail', sbx.jail], t.io, {})).toBe(0);
+    expect(exists(path.join(ws, 'sub dir', 'beta.exe'))).toBe(true);
+    // A symlinked workspace root itself is fine: it is what the operator named.
+    const alias = path.join(sbx.base, 'ws-alias');
+    fs.symlinkSync(ws, alias);
+    fs.unlinkSync(path.join(ws, 'sub dir', 'beta.exe'));
+    t = io();
+    expect(await run(['restore', ids.b, '--yes', '--workspace', alias, '--jail', sbx.jail], t.io, {})).toBe(0);
+  });
+
   test('purge asks, then deletes for good, and says so in the audit log', async () => {
     let t = io();
     expect(await run(['purge', ids.b, '--jail', sbx.jail], t.io, {})).toBe(2);
