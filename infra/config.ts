@@ -286,6 +286,15 @@ function cidrRange(cidr: string): [number, number] {
   return [first, first + size - 1];
 }
 
+/** Whether `inner` lies wholly inside `outer`. */
+export function cidrContains(outer: string, inner: string): boolean {
+  const [o0, o1] = cidrRange(outer);
+  const [i0, i1] = cidrRange(inner);
+  return o0 <= i0 && i1 <= o1;
+}
+
+const PRIVATE_RANGES = ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16'];
+
 export function cidrsOverlap(a: string, b: string): boolean {
   const [a0, a1] = cidrRange(a);
   const [b0, b1] = cidrRange(b);
@@ -443,8 +452,22 @@ export function parseConfig(
   if (n.scanBridgeName === n.bridgeName) {
     r.problems.push(`${CONFIG_NAMESPACE}:scanBridgeName = "${n.scanBridgeName}": must differ from ${CONFIG_NAMESPACE}:bridgeName`);
   }
-  if (isIPv4Cidr(n.subnet) && isIPv4Cidr(n.scanSubnet) && cidrsOverlap(n.subnet, n.scanSubnet)) {
-    r.problems.push(`${CONFIG_NAMESPACE}:scanSubnet = "${n.scanSubnet}": overlaps ${CONFIG_NAMESPACE}:subnet (${n.subnet})`);
+  if (isIPv4Cidr(n.scanSubnet)) {
+    // A Docker network takes a route on the host: on a public range or the LAN it would hijack
+    // the host's own traffic to those addresses.
+    const len = Number(n.scanSubnet.split('/')[1]);
+    if (!PRIVATE_RANGES.some((p) => cidrContains(p, n.scanSubnet)) || len > 29) {
+      r.problems.push(`${CONFIG_NAMESPACE}:scanSubnet = "${n.scanSubnet}": must be a private range (10/8, 172.16/12, 192.168/16) of at least /29`);
+    }
+    const clashes = [
+      ...(isIPv4Cidr(n.subnet) ? [[`${CONFIG_NAMESPACE}:subnet`, n.subnet]] : []),
+      ...config.moat.extraBlocked.map((b) => [`${CONFIG_NAMESPACE}:moatExtraBlocked`, b]),
+      ...config.moat.egressExceptions.map((e) => [`${CONFIG_NAMESPACE}:egressExceptions`, `${e.ip}/32`]),
+      ...(config.moat.dnsResolvers === 'auto' ? [] : config.moat.dnsResolvers.map((d) => [`${CONFIG_NAMESPACE}:dnsResolvers`, `${d}/32`])),
+    ];
+    for (const [key, cidr] of clashes) {
+      if (cidrsOverlap(cidr, n.scanSubnet)) r.problems.push(`${CONFIG_NAMESPACE}:scanSubnet = "${n.scanSubnet}": overlaps ${key} (${cidr})`);
+    }
   }
   if (config.warden.signatures === 'freshclam' && config.cell.egress === 'none') {
     r.problems.push(

@@ -823,36 +823,39 @@ describe('container-seccomp-profile and container-non-root-user', () => {
 // ---------------------------------------------------------------------------------------------
 
 describe('cell-workspace-mount-only', () => {
-  test('the cell with its workspace alone is compliant; other roles may mount more', () => {
+  const WS = { type: 'volume', source: 'clawjail-dev-sandbox_data', target: '/workspace' };
+
+  test('the cell with its own workspace volume, or a bind under the roots, is compliant; other roles may mount more', () => {
     expect(run(cellWorkspaceOnly, goodContainer())).toEqual([]);
+    expect(run(cellWorkspaceOnly, goodContainer({ mounts: [{ type: 'bind', source: '/srv/clawjail/ws', target: '/workspace/' }] }))).toEqual([]);
     const warden = goodContainer({
-      labels: [{ label: 'clawjail.role', value: 'warden' }],
-      mounts: [
-        { type: 'volume', source: 'clawjail-dev-sandbox_data', target: '/workspace' },
-        { type: 'volume', source: 'clawjail-dev-jail', target: '/jail' },
-      ],
+      labels: [{ label: 'clawjail.role', value: 'warden' }, { label: 'clawjail.stack', value: 'clawjail-dev' }],
+      mounts: [WS, { type: 'volume', source: 'clawjail-dev-jail', target: '/jail' }],
     });
     expect(run(cellWorkspaceOnly, warden)).toEqual([]);
   });
 
-  test('a cell that also mounts the jail is a violation, whatever the volume is called', () => {
-    const props = goodContainer({
-      mounts: [
-        { type: 'volume', source: 'clawjail-dev-sandbox_data', target: '/workspace' },
-        { type: 'volume', source: 'innocent-name', target: '/home/node/.cache' },
-      ],
-    });
+  test('a cell that also mounts another volume is a violation, whatever its target', () => {
+    const props = goodContainer({ mounts: [WS, { type: 'volume', source: 'innocent-name', target: '/home/node/.cache' }] });
+    const allowed = 'its workspace at /workspace: the volume "clawjail-dev-sandbox_data" or a bind under /srv/clawjail/ or /var/lib/clawjail/';
     expect(run(cellWorkspaceOnly, props)).toEqual([
-      'mounts[1].target "/home/node/.cache": a cell mounts only its workspace, at /workspace',
-      '2 mounts: a cell mounts exactly one, its workspace at /workspace',
+      `mounts[1] (volume "innocent-name" at "/home/node/.cache"): a cell mounts only ${allowed}`,
+      `2 mounts: a cell mounts exactly one, ${allowed}`,
     ]);
   });
 
+  test('the jail, the gateway key or another stack\'s workspace at /workspace is a violation', () => {
+    for (const source of ['clawjail-dev-jail', 'clawjail-dev-gateway-state', 'clawjail-dev-clamd-db', 'other-sandbox_data']) {
+      expect(run(cellWorkspaceOnly, goodContainer({ mounts: [{ type: 'volume', source, target: '/workspace' }] }))).toHaveLength(1);
+    }
+    expect(run(cellWorkspaceOnly, goodContainer({ mounts: [{ type: 'bind', source: '/home/alice', target: '/workspace' }] }))).toHaveLength(1);
+    // No stack label: no workspace volume can be told apart, so none is accepted.
+    expect(run(cellWorkspaceOnly, goodContainer({ labels: CELL_LABELS }))).toHaveLength(1);
+  });
+
   test('legacy volumes and volumes_from count too', () => {
-    expect(run(cellWorkspaceOnly, goodContainer({ mounts: [], volumes: [{ volumeName: 'clawjail-dev-jail', containerPath: '/jail' }] }))).toEqual([
-      'volumes[0] ("/jail"): a cell mounts only its workspace, at /workspace',
-    ]);
+    expect(run(cellWorkspaceOnly, goodContainer({ mounts: [], volumes: [{ volumeName: 'clawjail-dev-jail', containerPath: '/workspace' }] }))).toHaveLength(1);
+    expect(run(cellWorkspaceOnly, goodContainer({ mounts: [], volumes: [{ volumeName: 'clawjail-dev-sandbox_data', containerPath: '/workspace' }] }))).toEqual([]);
     expect(run(cellWorkspaceOnly, goodContainer({ mounts: [], volumes: [{ fromContainer: 'clawjail-dev-warden' }] }))).toHaveLength(1);
-    expect(run(cellWorkspaceOnly, goodContainer({ mounts: [{ type: 'volume', source: 'x', target: '/workspace/' }] }))).toEqual([]);
   });
 });

@@ -314,30 +314,49 @@ export function checkHostMounts(props: Props): string[] {
 
 /** The one place a cell may mount anything (besides tmpfs): its workspace. */
 export const CELL_WORKSPACE_TARGET = '/workspace';
+/** The workspace volume of stack P is `P-sandbox_data` (infra/spec/names.ts). */
+export const WORKSPACE_VOLUME_SUFFIX = '-sandbox_data';
+const STACK_LABEL = 'clawjail.stack';
 
 /**
- * A cell mounts its workspace and nothing else: no second volume (the warden's jail, the
- * gateway's key, the signatures), whatever its name, and no volumes_from.
+ * A cell mounts its workspace and nothing else: exactly one mount, at /workspace, of its own
+ * stack's workspace volume or a bind under CELL_BIND_ROOTS. Never the warden's jail, the gateway's
+ * key or the signatures (under whatever target), and no volumes_from.
  */
 export function checkCellMounts(props: Props): string[] {
-  if (containerLabels(props)[ROLE_LABEL] !== CELL_ROLE) return [];
+  const labels = containerLabels(props);
+  if (labels[ROLE_LABEL] !== CELL_ROLE) return [];
+  const stack = labels[STACK_LABEL];
+  const workspaceVolume = stack ? `${stack}${WORKSPACE_VOLUME_SUFFIX}` : undefined;
+  const allowed = `its workspace at ${CELL_WORKSPACE_TARGET}: the volume ${workspaceVolume ? q(workspaceVolume) : `<${STACK_LABEL}>${WORKSPACE_VOLUME_SUFFIX}`} or a bind under ${CELL_BIND_ROOTS.join(' or ')}`;
   const out: string[] = [];
-  const targetOf = (r: Record<string, unknown>, key: string) => (asString(r[key]) ?? '').replace(/\/+$/, '') || '/';
+  const trimmed = (v: unknown) => (asString(v) ?? '').replace(/\/+$/, '') || '/';
+  const sourceOk = (kind: 'volume' | 'bind' | string, source: string | undefined) =>
+    kind === 'volume'
+      ? source !== undefined && source === workspaceVolume
+      : kind === 'bind' && source !== undefined && CELL_BIND_ROOTS.some((root) => normalizeHostPath(source).startsWith(root));
   asArray(props.mounts).forEach((raw, i) => {
-    const target = targetOf(asRecord(raw), 'target');
-    if (target !== CELL_WORKSPACE_TARGET) {
-      out.push(`mounts[${i}].target ${q(target)}: a cell mounts only its workspace, at ${CELL_WORKSPACE_TARGET}`);
+    const m = asRecord(raw);
+    const target = trimmed(m.target);
+    const kind = (asString(m.type) ?? '').toLowerCase();
+    const source = asString(m.source);
+    if (target !== CELL_WORKSPACE_TARGET || !sourceOk(kind, source)) {
+      out.push(`mounts[${i}] (${kind || 'unknown type'} ${q(source ?? '')} at ${q(target)}): a cell mounts only ${allowed}`);
     }
   });
   asArray(props.volumes).forEach((raw, i) => {
     const v = asRecord(raw);
-    const target = targetOf(v, 'containerPath');
-    if (asString(v.fromContainer) || target !== CELL_WORKSPACE_TARGET) {
-      out.push(`volumes[${i}] (${q(target)}): a cell mounts only its workspace, at ${CELL_WORKSPACE_TARGET}`);
-    }
+    const target = trimmed(v.containerPath);
+    const hostPath = asString(v.hostPath);
+    const volumeName = asString(v.volumeName);
+    const ok =
+      !asString(v.fromContainer) &&
+      target === CELL_WORKSPACE_TARGET &&
+      (hostPath !== undefined ? sourceOk('bind', hostPath) : sourceOk('volume', volumeName));
+    if (!ok) out.push(`volumes[${i}] (${q(hostPath ?? volumeName ?? asString(v.fromContainer) ?? '')} at ${q(target)}): a cell mounts only ${allowed}`);
   });
   const n = asArray(props.mounts).length + asArray(props.volumes).length;
-  if (n > 1) out.push(`${n} mounts: a cell mounts exactly one, its workspace at ${CELL_WORKSPACE_TARGET}`);
+  if (n > 1) out.push(`${n} mounts: a cell mounts exactly one, ${allowed}`);
   return out;
 }
 

@@ -6,8 +6,8 @@
 //    workspace and the jail, and one network: the internal scan network, to reach clamd.
 //  - clamd: parses hostile files, so it gets nothing it could leak them through: the internal scan
 //    network only (no route out), no workspace, the signatures read-only.
-//  - freshclam (clamdSignatures=freshclam): the one part that talks to the internet, to the
-//    signature mirror only, through the moat on the cell's bridge (no LAN, no host); it never
+//  - freshclam (clamdSignatures=freshclam): the one part that talks to the internet, through the
+//    moat on the cell's bridge (no host, no LAN beyond the stack's egressExceptions); it never
 //    sees a prisoner's file.
 import type { JailConfig } from '../config';
 import { WORKSPACE_DIR } from './cell';
@@ -39,6 +39,10 @@ export function scanNetworkSpec(config: JailConfig): NetworkSpec {
       'com.docker.network.bridge.name': config.network.scanBridgeName,
       'com.docker.network.bridge.enable_icc': 'true',
       'com.docker.network.bridge.enable_ip_masquerade': 'false',
+      // An internal network still gives its bridge a host address, and the host answers there:
+      // a clamd exploited by a hostile file could reach every host service on 0.0.0.0. Without
+      // it the warden and clamd still reach each other (one L2 segment) and nothing else.
+      'com.docker.network.bridge.inhibit_ipv4': 'true',
     },
     labels: { 'clawjail.stack': config.namePrefix },
   };
@@ -186,8 +190,9 @@ export function freshclamContainerSpec(config: JailConfig): ContainerSpec {
       CLAMD_TMP: '/tmp',
     },
     tmpfs: { '/tmp': 'rw,noexec,nosuid,nodev,size=16m,mode=1777' },
-    memoryMb: 512,
-    memorySwapMb: 512,
+    // freshclam test-loads every new database before it keeps it: as much memory as clamd's.
+    memoryMb: config.warden.clamdMemoryMb,
+    memorySwapMb: config.warden.clamdMemoryMb,
     cpus: 0.5,
     pidsLimit: 32,
     healthcheck: {
@@ -198,8 +203,8 @@ export function freshclamContainerSpec(config: JailConfig): ContainerSpec {
       retries: 3,
     },
     mounts: [{ type: 'volume', source: names.signatureVolume, target: SIGNATURE_DIR, readOnly: false }],
-    // The moat's bridge: internet only, never the LAN or the host; its icc=false keeps it and the
-    // cell apart.
+    // The moat's bridge: internet (and the stack's egressExceptions), never the rest of the LAN or
+    // the host; its icc=false keeps it and the cell apart.
     networks: [names.cellNetwork],
     dns: [],
     stopTimeoutSeconds: 10,

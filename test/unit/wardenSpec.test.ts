@@ -43,6 +43,8 @@ describe('jail spec: the warden', () => {
   it('keeps clamd on the internal scan network with the signatures read-only, and nothing of the prisoner', () => {
     const scan = spec.networks.find((n) => n.name === 'clawjail-scan');
     expect(scan).toMatchObject({ internal: true, bridgeName: 'clawjail1', subnet: '172.29.78.0/24', ipv6: false });
+    // No host address on the scan bridge: nothing on it can reach the host.
+    expect(scan?.options['com.docker.network.bridge.inhibit_ipv4']).toBe('true');
     expect(clamd.networks).toEqual(['clawjail-scan']);
     expect(warden.networks).toEqual(['clawjail-scan']);
     expect(clamd.ports).toEqual([]);
@@ -109,6 +111,11 @@ describe('config: the warden', () => {
     expect(parse({ scanSubnet: '172.29.77.128/25' })).toThrow(/scanSubnet = "172.29.77.128\/25": overlaps clawjail:subnet/);
     expect(parse({ scanBridgeName: 'clawjail0' })).toThrow(/scanBridgeName = "clawjail0": must differ/);
     expect(parse({ scanSubnet: '10.9.0.0/16' })).not.toThrow();
+    expect(parse({ scanSubnet: '8.8.8.0/24' })).toThrow(/scanSubnet = "8.8.8.0\/24": must be a private range/);
+    expect(parse({ scanSubnet: '10.9.0.0/30' })).toThrow(/of at least \/29/);
+    expect(parse({ scanSubnet: '192.168.1.0/24', egressExceptions: '["192.168.1.50:11434"]' })).toThrow(/overlaps clawjail:egressExceptions \(192.168.1.50\/32\)/);
+    expect(parse({ scanSubnet: '192.168.1.0/24', moatExtraBlocked: '["192.168.0.0/16"]' })).toThrow(/overlaps clawjail:moatExtraBlocked/);
+    expect(parse({ scanSubnet: '192.168.1.0/24', dnsResolvers: '["192.168.1.1"]' })).toThrow(/overlaps clawjail:dnsResolvers/);
   });
 
   it('refuses bad values, naming the key', () => {
