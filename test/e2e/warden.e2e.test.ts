@@ -4,6 +4,7 @@
 import { execFile } from 'child_process';
 import * as crypto from 'crypto';
 import * as fs from 'fs';
+import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
 import { CLAMD_PORT, WARDEN_JAIL_DIR } from '../../infra/spec';
@@ -61,12 +62,13 @@ async function tcpFrom(container: string, host: string, port: number, shell: 'no
   return out === 'open';
 }
 
-async function ipOn(container: string, network: string): Promise<string> {
-  const info = (await jail.deployment.inspect(container)) as { NetworkSettings: { Networks: Record<string, { IPAddress: string }> } };
-  const ip = info.NetworkSettings.Networks[network]?.IPAddress;
-  if (!ip) throw new Error(`${container} has no address on ${network}`);
-  return ip;
+async function endpointOn(container: string, network: string): Promise<{ IPAddress: string; Gateway: string }> {
+  const info = (await jail.deployment.inspect(container)) as { NetworkSettings: { Networks: Record<string, { IPAddress: string; Gateway: string }> } };
+  const ep = info.NetworkSettings.Networks[network];
+  if (!ep?.IPAddress) throw new Error(`${container} has no address on ${network}`);
+  return ep;
 }
+const ipOn = async (container: string, network: string) => (await endpointOn(container, network)).IPAddress;
 
 beforeAll(async () => {
   jail = testJail();
@@ -159,6 +161,35 @@ describe('the jail is out of the prisoner\'s reach', () => {
     // clamd, which parses the prisoner's files, cannot reach the gateway that the cell can.
     expect(await tcpFrom(clamd, clamdIp, CLAMD_PORT, 'bash')).toBe(true);
     expect(await tcpFrom(clamd, gatewayIp, 8443, 'bash')).toBe(false);
+  });
+});
+
+describe('clamd has no way to the host', () => {
+  let listener: net.Server;
+  let port: number;
+
+  beforeAll(async () => {
+    // A service on every host address, as sshd or an admin UI would be.
+    listener = net.createServer((sock) => {
+      sock.on('error', () => undefined); // the probes hang up at once
+      sock.end('host\n');
+    });
+    await new Promise<void>((resolve) => listener.listen(0, '0.0.0.0', resolve));
+    port = (listener.address() as net.AddressInfo).port;
+  });
+  afterAll(() => new Promise<void>((resolve) => listener.close(() => resolve())));
+
+  it('cannot reach the host through its own network\'s gateway, nor through another bridge\'s host address', async () => {
+    const scan = await endpointOn(clamd, jail.spec.networks[1].name);
+    const cellBridge = await endpointOn(jail.container('gateway').name, jail.spec.networks[0].name);
+    // Docker names the first address the gateway even where the bridge holds no address.
+    const scanGateway = scan.Gateway || scan.IPAddress.replace(/\.\d+$/, '.1');
+    expect(await tcpFrom(clamd, scanGateway, port, 'bash')).toBe(false);
+    expect(await tcpFrom(clamd, cellBridge.Gateway, port, 'bash')).toBe(false);
+    expect(await tcpFrom(warden, scanGateway, port, 'node')).toBe(false);
+    // The control: from a bridge that does hold a host address (the cell's, here without the
+    // moat, which the moat lab tests), the same probe reaches the same listener.
+    expect(await tcpFrom(cell, cellBridge.Gateway, port, 'node')).toBe(true);
   });
 });
 
