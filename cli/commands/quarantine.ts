@@ -5,6 +5,7 @@
 // appended to <jail>/audit.log.
 
 import * as fs from 'fs';
+import * as path from 'path';
 import { appendAuditSync } from '../../warden/src/audit';
 import {
   QuarantineRecord,
@@ -15,11 +16,10 @@ import {
   purgeEntry,
   readRecord,
   restoreEntry,
-  restoreRoot,
   restoreTarget,
   verifyContent,
 } from '../../warden/src/jail-store';
-import { printable } from '../../warden/src/paths';
+import { pathFromRecord, printable, type RecordedPath } from '../../warden/src/paths';
 import { resolveStackJail, type StackJail } from '../stackJail';
 
 export interface CliIO {
@@ -42,9 +42,9 @@ options:
                        root to read); its workspace becomes the default for --workspace
   --cwd DIR            with --stack: where Pulumi.<NAME>.yaml is (default: the clawjail repository)
   --to PATH            restore: write here instead of the original place
-  --workspace DIR      restore: the workspace as seen from here (default: $CLAWJAIL_WORKSPACE,
-                       else the stack's workspace, else the original absolute path as the warden
-                       saw it)
+  --workspace DIR      restore: put the file back at its place in this workspace, as seen from
+                       here (default: $CLAWJAIL_WORKSPACE, else the stack's workspace); restore
+                       needs this or --to
   --yes, -y            restore/purge: do not ask (required when stdin is not a terminal)
   --json               list/show: machine-readable output
   --help, -h           this text
@@ -179,6 +179,18 @@ export async function run(
   return 2;
 }
 
+/**
+ * A recorded path as the operator should read it: from its exact bytes, never the record's own
+ * text field, which the warden (the prisoner's uid) wrote and could make say something else.
+ */
+function shown(p: RecordedPath): string {
+  try {
+    return printable(pathFromRecord(p));
+  } catch {
+    return '(unreadable path)';
+  }
+}
+
 type Audit = (entry: { event: string; [k: string]: unknown }) => void;
 
 function list(jail: string, args: Args, io: CliIO, audit: Audit): number {
@@ -192,7 +204,7 @@ function list(jail: string, args: Args, io: CliIO, audit: Audit): number {
     io.stdout.write('quarantine is empty\n');
     return 0;
   }
-  const rows = recs.map((r) => [r.id, r.status === 'quarantined' ? r.verdict : `${r.verdict} (${r.status})`, r.signature ?? shortReason(r), String(r.size), r.original.relative.text || r.original.path.text]);
+  const rows = recs.map((r) => [r.id, r.status === 'quarantined' ? r.verdict : `${r.verdict} (${r.status})`, r.signature ?? shortReason(r), String(r.size), shown(r.original.relative) || shown(r.original.path)]);
   const head = ['ID', 'VERDICT', 'SIGNATURE / REASON', 'SIZE', 'ORIGINAL PATH'];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   for (const r of [head, ...rows]) io.stdout.write(r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]))).join('  ') + '\n');
@@ -214,15 +226,15 @@ async function show(jail: string, id: string, args: Args, io: CliIO, audit: Audi
     `quarantined:   ${rec.time}`,
     `verdict:       ${rec.verdict}${rec.signature ? ` (${rec.signature})` : ''}`,
     `reason:        ${rec.reason}`,
-    `original path: ${o.path.text}`,
+    `original path: ${shown(o.path)}`,
     `  (bytes, b64) ${o.path.b64}`,
-    `relative:      ${o.relative.text}`,
+    `relative:      ${shown(o.relative)}`,
     `owner:         uid ${o.uid ?? '?'} gid ${o.gid ?? '?'}, mode ${o.mode ?? '?'}, links ${o.nlink ?? '?'}, modified ${o.mtime ?? '?'}`,
     `size:          ${rec.size} bytes`,
     `sha256:        ${rec.sha256 ?? 'unknown'}`,
     `content check: ${check.ok ? 'ok, matches the record' : `MISMATCH (now ${check.sha256 ?? 'missing'}, ${check.size} bytes)`}`,
     `method:        ${rec.method}`,
-    `tombstone:     ${rec.tombstone ? rec.tombstone.text : 'none'}`,
+    `tombstone:     ${rec.tombstone ? shown(rec.tombstone) : 'none'}`,
     `stored at:     ${entryDir(jail, rec.id)}/content`,
     ...rec.notes.map((n) => `note:          ${n}`),
   ];
@@ -232,7 +244,13 @@ async function show(jail: string, id: string, args: Args, io: CliIO, audit: Audi
 
 async function restore(jail: string, id: string, args: Args, io: CliIO, audit: Audit): Promise<number> {
   const rec = readRecord(jail, id);
-  const target = args.to ? Buffer.from(args.to) : restoreTarget(rec, args.workspace ?? undefined);
+  // Never the record's absolute path: the warden that wrote it shares the prisoner's uid.
+  if (!args.to && !args.workspace) {
+    io.stderr.write('clawjail quarantine: restore needs --to PATH, or --workspace DIR (or --stack NAME, whose workspace is used)\n');
+    return 2;
+  }
+  const dest: { to: Buffer } | { workspace: string } = args.to ? { to: Buffer.from(path.resolve(args.to)) } : { workspace: args.workspace as string };
+  const target = 'to' in dest ? dest.to : restoreTarget(rec, dest.workspace);
   const targetText = printable(target);
   if (exists(target)) {
     audit({ event: 'restore-refused', id, target: { text: targetText, b64: target.toString('base64') }, why: 'target exists' });
@@ -247,9 +265,7 @@ async function restore(jail: string, id: string, args: Args, io: CliIO, audit: A
     else io.stdout.write('not restored\n');
     return ok === null ? 2 : 1;
   }
-  // Into a workspace, every directory on the way is the prisoner's: stay inside it.
-  const within = args.to ? undefined : restoreRoot(rec, args.workspace ?? undefined);
-  const r = await restoreEntry(jail, id, target, { within });
+  const r = await restoreEntry(jail, id, dest);
   audit({ event: 'restore', id, target: { text: targetText, b64: target.toString('base64') }, sha256: r.sha256, recordSha256: rec.sha256, tombstoneRemoved: r.tombstoneRemoved, ownerRestored: r.ownerRestored });
   io.stdout.write(`restored ${rec.id} to ${targetText}${r.tombstoneRemoved ? ' (tombstone removed)' : ''}\n`);
   if (rec.sha256 && r.sha256 !== rec.sha256) io.stderr.write(`warning: restored content sha256 ${r.sha256} differs from the record ${rec.sha256}\n`);
@@ -259,7 +275,7 @@ async function restore(jail: string, id: string, args: Args, io: CliIO, audit: A
 
 async function purge(jail: string, id: string, args: Args, io: CliIO, audit: Audit): Promise<number> {
   const rec = readRecord(jail, id);
-  const ok = await confirm(args, io, `Delete quarantined file ${rec.id} (${rec.original.path.text}, ${rec.size} bytes) for good? [y/N] `);
+  const ok = await confirm(args, io, `Delete quarantined file ${rec.id} (${shown(rec.original.path)}, ${rec.size} bytes) for good? [y/N] `);
   if (ok !== true) {
     audit({ event: 'purge-declined', id, why: ok === null ? 'no --yes and stdin is not a terminal' : 'declined' });
     if (ok === null) io.stderr.write('clawjail quarantine: not purging without confirmation: pass --yes (stdin is not a terminal)\n');

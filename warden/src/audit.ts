@@ -5,6 +5,7 @@
 // warden only, so the prisoner can neither read nor write it.
 
 import * as fs from 'fs';
+import * as path from 'path';
 import { jsonSafe } from './logger';
 
 export type AuditActor = 'warden' | 'cli';
@@ -76,10 +77,28 @@ function writeAll(fd: number, data: Buffer, cb: (err: Error | null) => void): vo
   });
 }
 
-/** One-shot append for short-lived tools (the CLI): open, write one line, fsync, close. */
+/**
+ * One-shot append for short-lived tools (the CLI): open, write one line, fsync, close. The CLI
+ * runs as root over a jail the warden owns: a FIFO or anything but a regular file is refused (not
+ * waited on), and a log this call creates is handed to the jail's owner, so that the warden can
+ * still append to it.
+ */
 export function appendAuditSync(file: string, entry: AuditEntry, actor: AuditActor = 'cli', now: Date = new Date()): void {
-  const fd = fs.openSync(file, fs.constants.O_WRONLY | fs.constants.O_APPEND | fs.constants.O_CREAT | fs.constants.O_NOFOLLOW, 0o600);
+  const flags = fs.constants.O_WRONLY | fs.constants.O_APPEND | fs.constants.O_CREAT | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK;
+  let fd: number;
   try {
+    fd = fs.openSync(file, flags, 0o600);
+  } catch (e) {
+    // ENXIO: a FIFO with no reader (O_NONBLOCK); ELOOP: a symlink.
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENXIO' || code === 'ELOOP') throw new Error(`${file} is not a regular file: refusing to write the audit log there`);
+    throw e;
+  }
+  try {
+    const st = fs.fstatSync(fd);
+    if (!st.isFile()) throw new Error(`${file} is not a regular file: refusing to write the audit log there`);
+    const dir = fs.statSync(path.dirname(file));
+    if (st.uid !== dir.uid && st.uid === process.getuid?.()) fs.fchownSync(fd, dir.uid, dir.gid);
     const line = JSON.stringify({ time: now.toISOString(), actor, ...entry }, jsonSafe) + '\n';
     fs.writeSync(fd, line);
     fs.fsyncSync(fd);

@@ -9,7 +9,7 @@
 import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
-import { RecordedPath, pathFromRecord, recordPath, joinPath, dirnameOf, basenameOf } from './paths';
+import { RecordedPath, pathFromRecord, printable, recordPath, joinPath, dirnameOf, basenameOf } from './paths';
 import { QUARANTINE_ID, TOMBSTONE_HEADER } from './policy';
 import { hashFd } from './scanner';
 
@@ -71,22 +71,102 @@ export class StoreError extends Error {
   }
 }
 
-export function readRecord(jail: string, id: string): QuarantineRecord {
-  const dir = entryDir(jail, id);
-  let raw: string;
+// The CLI runs as root over a tree that uid 1000 (the warden, the prisoner's uid) owns: every
+// directory below the jail is opened without following a symlink, and everything below it is
+// reached through that descriptor (/proc/self/fd/<fd>/<name>), so that no swap of a directory for
+// a symlink, before or during an operation, can point root at anything outside the jail.
+
+/** A directory held open; `at(name)` names an entry of that very directory. */
+export interface DirHandle {
+  readonly fd: number;
+  at(name: string | Buffer): Buffer;
+  close(): void;
+}
+
+function handleOf(fd: number): DirHandle {
+  const prefix = Buffer.from(`/proc/self/fd/${fd}/`);
+  return { fd, at: (name) => Buffer.concat([prefix, typeof name === 'string' ? Buffer.from(name) : name]), close: () => fs.closeSync(fd) };
+}
+
+/** Opens a directory; a symlink as its last component is refused (ELOOP). */
+export function openDirNoFollow(p: string | Buffer): DirHandle {
+  return handleOf(fs.openSync(p, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY | fs.constants.O_NOFOLLOW));
+}
+
+const RECORD_MAX_BYTES = 1 << 20;
+
+/** A regular file of an open directory, opened for reading: never a symlink, FIFO or device. */
+function openRegularIn(dir: DirHandle, name: string): number {
+  let fd: number;
   try {
-    raw = fs.readFileSync(path.join(dir, 'record.json'), 'utf8');
+    fd = fs.openSync(dir.at(name), fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ELOOP') throw new StoreError(`${name} is a symlink: refusing`, 'EBADTYPE');
+    throw e;
+  }
+  if (!fs.fstatSync(fd).isFile()) {
+    fs.closeSync(fd);
+    throw new StoreError(`${name} is not a regular file`, 'EBADTYPE');
+  }
+  return fd;
+}
+
+function withEntry<T>(jail: string, id: string, fn: (entry: DirHandle) => T): T {
+  const dir = entryDir(jail, id);
+  let q: DirHandle;
+  try {
+    q = openDirNoFollow(quarantineDir(jail));
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new StoreError(`no quarantine entry ${id} in ${quarantineDir(jail)}`, 'ENOENT');
     throw e;
   }
-  return JSON.parse(raw) as QuarantineRecord;
+  let entry: DirHandle;
+  try {
+    entry = openDirNoFollow(q.at(path.basename(dir)));
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new StoreError(`no quarantine entry ${id} in ${quarantineDir(jail)}`, 'ENOENT');
+    if (code === 'ELOOP' || code === 'ENOTDIR') throw new StoreError(`quarantine entry ${id} is not a directory (a symlink?): refusing`, 'EBADTYPE');
+    throw e;
+  } finally {
+    q.close();
+  }
+  try {
+    return fn(entry);
+  } finally {
+    entry.close();
+  }
+}
+
+function readRecordIn(entry: DirHandle, id: string): QuarantineRecord {
+  let fd: number;
+  try {
+    fd = openRegularIn(entry, 'record.json');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new StoreError(`quarantine entry ${id} has no record`, 'ENOENT');
+    throw e;
+  }
+  try {
+    if (fs.fstatSync(fd).size > RECORD_MAX_BYTES) throw new StoreError(`the record of ${id} is too large`, 'EBADTYPE');
+    return JSON.parse(fs.readFileSync(fd, 'utf8')) as QuarantineRecord;
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+export function readRecord(jail: string, id: string): QuarantineRecord {
+  return withEntry(jail, id, (entry) => readRecordIn(entry, id));
 }
 
 export function listRecords(jail: string): QuarantineRecord[] {
   let names: string[];
   try {
-    names = fs.readdirSync(quarantineDir(jail));
+    const q = openDirNoFollow(quarantineDir(jail));
+    try {
+      names = fs.readdirSync(`/proc/self/fd/${q.fd}`);
+    } finally {
+      q.close();
+    }
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
     throw e;
@@ -104,37 +184,39 @@ export function listRecords(jail: string): QuarantineRecord[] {
 
 /** Re-hash the stored content: does it still match the record? */
 export async function verifyContent(jail: string, id: string): Promise<{ ok: boolean; sha256: string | null; size: number }> {
-  const rec = readRecord(jail, id);
-  let fd: number;
+  const opened = withEntry(jail, id, (entry) => {
+    const rec = readRecordIn(entry, id);
+    try {
+      return { rec, fd: openRegularIn(entry, 'content') };
+    } catch {
+      return { rec, fd: null };
+    }
+  });
+  if (opened.fd === null) return { ok: false, sha256: null, size: 0 };
   try {
-    fd = fs.openSync(path.join(entryDir(jail, id), 'content'), fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
-  } catch {
-    return { ok: false, sha256: null, size: 0 };
-  }
-  try {
-    const h = await hashFd(fd);
-    return { ok: rec.sha256 === null || h.sha256 === rec.sha256, sha256: h.sha256, size: h.bytes };
+    const h = await hashFd(opened.fd);
+    return { ok: opened.rec.sha256 === null || h.sha256 === opened.rec.sha256, sha256: h.sha256, size: h.bytes };
   } finally {
-    fs.closeSync(fd);
+    fs.closeSync(opened.fd);
   }
 }
 
 /**
- * Where a restore writes: the record's relative path under `workspace` if given (the workspace
- * as this process sees it, e.g. the host path of the volume), else the original absolute path.
+ * The record's relative path, checked: the record was written by the warden, which shares the
+ * prisoner's uid, so it is not trusted to name a place; only a plain relative path is accepted.
  */
-export function restoreTarget(rec: QuarantineRecord, workspace?: string): Buffer {
-  if (workspace) return joinPath(Buffer.from(path.resolve(workspace)), pathFromRecord(rec.original.relative));
-  return pathFromRecord(rec.original.path);
+export function recordRelativePath(rec: QuarantineRecord): Buffer {
+  const rel = pathFromRecord(rec.original.relative);
+  const parts = rel.toString('latin1').split('/');
+  if (rel.length === 0 || rel[0] === 0x2f || parts.some((x) => x === '' || x === '.' || x === '..') || rel.includes(0)) {
+    throw new StoreError(`the record's relative path ${JSON.stringify(printable(rel))} is not a plain path inside the workspace: refusing`, 'EBADPATH');
+  }
+  return rel;
 }
 
-/** The workspace a restore to restoreTarget(rec, workspace) must stay inside. */
-export function restoreRoot(rec: QuarantineRecord, workspace?: string): Buffer {
-  if (workspace) return Buffer.from(path.resolve(workspace));
-  const full = pathFromRecord(rec.original.path);
-  const rel = pathFromRecord(rec.original.relative);
-  // The original path is <workspace>/<relative>.
-  return full.length > rel.length + 1 ? full.subarray(0, full.length - rel.length - 1) : dirnameOf(full);
+/** Where a restore into `workspace` (the workspace as this process sees it) writes. */
+export function restoreTarget(rec: QuarantineRecord, workspace: string): Buffer {
+  return joinPath(Buffer.from(path.resolve(workspace)), recordRelativePath(rec));
 }
 
 export interface RestoreResult {
@@ -145,20 +227,27 @@ export interface RestoreResult {
 }
 
 /**
- * Copy the content back to `target` without ever overwriting (O_EXCL), with the original
- * permission bits minus setuid/setgid, owned by the original uid/gid where this process may
- * chown. The entry stays in the quarantine until purged (restore loses nothing either).
- * A tombstone the warden left at the original place is removed.
+ * Copy the content back without ever overwriting (O_EXCL), with the original permission bits
+ * minus setuid/setgid/sticky. Either into `workspace` at the record's relative path, confined
+ * to it and owned by the workspace's owner (never an owner the record names); or to `to`, a
+ * place the operator chose, owned by whoever restores. The entry stays in the quarantine until
+ * purged (restore loses nothing either). A tombstone the warden left there is removed.
  */
-export async function restoreEntry(jail: string, id: string, target: Buffer, opts: { within?: Buffer } = {}): Promise<RestoreResult> {
-  const rec = readRecord(jail, id);
-  const src = fs.openSync(path.join(entryDir(jail, id), 'content'), fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+export async function restoreEntry(jail: string, id: string, dest: { workspace: string } | { to: Buffer }): Promise<RestoreResult> {
+  const { rec, src } = withEntry(jail, id, (entry) => ({ rec: readRecordIn(entry, id), src: openRegularIn(entry, 'content') }));
   let dst: number | null = null;
-  let dir: ConfinedDir | null = null;
+  let dir: DirHandle | null = null;
   const mode = rec.original.mode ? parseInt(rec.original.mode, 8) & 0o777 : 0o644;
+  const target = 'workspace' in dest ? restoreTarget(rec, dest.workspace) : dest.to;
   try {
+    let owner: { uid: number; gid: number } | null = null;
     try {
-      dir = opts.within ? openConfinedDir(dirnameOf(target), opts.within) : null;
+      if ('workspace' in dest) {
+        const root = Buffer.from(path.resolve(dest.workspace));
+        dir = openConfinedDir(dirnameOf(target), root);
+        const st = fs.statSync(root);
+        owner = { uid: st.uid, gid: st.gid };
+      }
       const at = dir ? dir.at(basenameOf(target)) : target;
       dst = fs.openSync(at, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, 0o600);
     } catch (e) {
@@ -181,9 +270,9 @@ export async function restoreEntry(jail: string, id: string, target: Buffer, opt
     }
     const sha256 = h.digest('hex');
     let ownerRestored = false;
-    if (rec.original.uid !== null && rec.original.gid !== null) {
+    if (owner) {
       try {
-        fs.fchownSync(dst, rec.original.uid, rec.original.gid);
+        fs.fchownSync(dst, owner.uid, owner.gid);
         ownerRestored = true;
       } catch {
         /* not permitted: stays owned by whoever restores */
@@ -191,19 +280,13 @@ export async function restoreEntry(jail: string, id: string, target: Buffer, opt
     }
     fs.fchmodSync(dst, mode);
     fs.fsyncSync(dst);
-    const tombstoneRemoved = removeOwnTombstone(rec, dir ? dir.at(Buffer.alloc(0)) : dirnameOf(target));
+    const tombstoneRemoved = dir ? removeOwnTombstone(rec, dir) : false;
     return { target, sha256, tombstoneRemoved, ownerRestored };
   } finally {
     fs.closeSync(src);
     if (dst !== null) fs.closeSync(dst);
     dir?.close();
   }
-}
-
-interface ConfinedDir {
-  /** A path to `name` in that very directory, whatever happens to the path it was opened by. */
-  at(name: Buffer): Buffer;
-  close(): void;
 }
 
 /**
@@ -213,7 +296,7 @@ interface ConfinedDir {
  * against the workspace, and the file is created through /proc/self/fd/<fd>/: the check and the
  * use name the same directory, with no window for the prisoner to swap a symlink in between.
  */
-export function openConfinedDir(dir: Buffer, root: Buffer): ConfinedDir {
+export function openConfinedDir(dir: Buffer, root: Buffer): DirHandle {
   let fd: number;
   try {
     fd = fs.openSync(dir, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
@@ -236,14 +319,15 @@ export function openConfinedDir(dir: Buffer, root: Buffer): ConfinedDir {
     fs.closeSync(fd);
     throw e;
   }
-  const prefix = Buffer.from(`/proc/self/fd/${fd}/`);
-  return { at: (name) => Buffer.concat([prefix, name]), close: () => fs.closeSync(fd) };
+  return handleOf(fd);
 }
 
-/** Remove the tombstone next to the restored file if it is still the warden's (header check). */
-function removeOwnTombstone(rec: QuarantineRecord, dir: Buffer): boolean {
+/** Remove the tombstone beside the restored file if it is still the warden's (header check). */
+function removeOwnTombstone(rec: QuarantineRecord, dir: DirHandle): boolean {
   if (!rec.tombstone) return false;
-  const p = joinPath(dir, basenameOf(pathFromRecord(rec.tombstone)));
+  const name = basenameOf(pathFromRecord(rec.tombstone));
+  if (name.length === 0 || name.includes(0x2f)) return false;
+  const p = dir.at(name);
   try {
     const fd = fs.openSync(p, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
     try {
@@ -262,14 +346,34 @@ function removeOwnTombstone(rec: QuarantineRecord, dir: Buffer): boolean {
   }
 }
 
+/** Removes `name` in `parent` and everything below it, only ever through descriptors. */
+function removeTreeIn(parent: DirHandle, name: string): void {
+  const st = fs.lstatSync(parent.at(name));
+  if (!st.isDirectory()) {
+    fs.unlinkSync(parent.at(name));
+    return;
+  }
+  const dir = openDirNoFollow(parent.at(name));
+  try {
+    for (const child of fs.readdirSync(`/proc/self/fd/${dir.fd}`)) removeTreeIn(dir, child);
+  } finally {
+    dir.close();
+  }
+  fs.rmdirSync(parent.at(name));
+}
+
 /** Delete an entry for good (content and record). */
 export function purgeEntry(jail: string, id: string): QuarantineRecord {
   const rec = readRecord(jail, id);
-  const dir = entryDir(jail, id);
-  // Rename first so a half-purged entry never looks like a live one.
-  const doomed = path.join(quarantineDir(jail), `.purging-${id}`);
-  fs.renameSync(dir, doomed);
-  fs.rmSync(doomed, { recursive: true, force: true });
+  const q = openDirNoFollow(quarantineDir(jail));
+  try {
+    // Rename first so a half-purged entry never looks like a live one.
+    const doomed = `.purging-${id}`;
+    fs.renameSync(q.at(path.basename(entryDir(jail, id))), q.at(doomed));
+    removeTreeIn(q, doomed);
+  } finally {
+    q.close();
+  }
   return rec;
 }
 

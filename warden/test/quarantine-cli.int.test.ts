@@ -122,9 +122,16 @@ describe('clawjail quarantine (CLI)', () => {
     expect(auditEvents()).toContain('cli-show');
   });
 
+  test('restore needs a place: --to or a workspace, never the path the record names', async () => {
+    const t = io();
+    expect(await run(['restore', ids.a, '--yes', '--jail', sbx.jail], t.io, {})).toBe(2);
+    expect(t.err()).toMatch(/restore needs --to PATH, or --workspace DIR/);
+    expect(exists(a)).toBe(false);
+  });
+
   test('restore needs --yes when stdin is not a terminal', async () => {
     const t = io();
-    expect(await run(['restore', ids.a, '--jail', sbx.jail], t.io, {})).toBe(2);
+    expect(await run(['restore', ids.a, '--workspace', sbx.ws, '--jail', sbx.jail], t.io, {})).toBe(2);
     expect(t.err()).toMatch(/pass --yes/);
     expect(exists(a)).toBe(false);
     expect(auditEvents()).toContain('restore-declined');
@@ -132,11 +139,11 @@ describe('clawjail quarantine (CLI)', () => {
 
   test('restore asks on a terminal: "n" declines, "y" restores with the original mode and removes the tombstone', async () => {
     let t = io({ tty: true, input: 'n\n' });
-    expect(await run(['restore', ids.a, '--jail', sbx.jail], t.io, {})).toBe(1);
+    expect(await run(['restore', ids.a, '--workspace', sbx.ws, '--jail', sbx.jail], t.io, {})).toBe(1);
     expect(t.out()).toMatch(/Restore INFECTED \(Eicar-Test-Signature.UNOFFICIAL\)/);
     expect(exists(a)).toBe(false);
     t = io({ tty: true, input: 'y\n' });
-    expect(await run(['restore', ids.a, '--jail', sbx.jail], t.io, {})).toBe(0);
+    expect(await run(['restore', ids.a, '--workspace', sbx.ws, '--jail', sbx.jail], t.io, {})).toBe(0);
     expect(fs.readFileSync(a).equals(EICAR)).toBe(true);
     expect(fs.statSync(a).mode & 0o777).toBe(0o750);
     expect(exists(tombstoneOf(a))).toBe(false);
@@ -146,14 +153,14 @@ describe('clawjail quarantine (CLI)', () => {
 
   test('restore never overwrites', async () => {
     const t = io();
-    expect(await run(['restore', ids.a, '--yes', '--jail', sbx.jail], t.io, {})).toBe(1);
+    expect(await run(['restore', ids.a, '--yes', '--workspace', sbx.ws, '--jail', sbx.jail], t.io, {})).toBe(1);
     expect(t.err()).toMatch(/refusing to overwrite/);
     expect(auditEvents()).toContain('restore-refused');
   });
 
   test('restore to exact non-UTF-8 bytes, and --to / --workspace', async () => {
     let t = io();
-    expect(await run(['restore', ids.c, '--yes', '--jail', sbx.jail], t.io, {})).toBe(0);
+    expect(await run(['restore', ids.c, '--yes', '--workspace', sbx.ws, '--jail', sbx.jail], t.io, {})).toBe(0);
     expect(fs.readFileSync(c).equals(EICAR)).toBe(true);
     const elsewhere = path.join(sbx.base, 'restored-beta.exe');
     t = io();

@@ -1,0 +1,140 @@
+// `clawjail quarantine` runs as root over a jail that the warden (the prisoner's uid) owns. Here
+// the jail is forged, as a compromised warden would forge it, and every trick must fail while the
+// same operation on an honest entry works.
+import * as fs from 'fs';
+import * as path from 'path';
+import { PassThrough } from 'stream';
+import { spawn } from 'child_process';
+import { run } from '../../cli/commands/quarantine';
+import { recordPath } from '../src/paths';
+import { Sandbox, exists } from './helpers';
+
+jest.setTimeout(30000);
+
+function io() {
+  const out: string[] = [];
+  const err: string[] = [];
+  const stdin = new PassThrough() as PassThrough & { isTTY?: boolean };
+  return {
+    io: { stdout: { write: (s: string) => out.push(s) }, stderr: { write: (s: string) => err.push(s) }, stdin },
+    out: () => out.join(''),
+    err: () => err.join(''),
+  };
+}
+
+let n = 0;
+/** Writes a quarantine entry by hand: what the warden writes, or what a compromised one could. */
+function forge(jail: string, opts: { relative?: Buffer; path?: Buffer; text?: string; content?: Buffer; uid?: number; mode?: string } = {}): string {
+  const id = `20260102T030405Z-${(0xabc00000 + n++).toString(16)}`;
+  const dir = path.join(jail, 'quarantine', id);
+  fs.mkdirSync(dir, { recursive: true });
+  const relative = opts.relative ?? Buffer.from(`notes/file-${n}.txt`);
+  const rp = recordPath(opts.path ?? Buffer.concat([Buffer.from('/workspace/'), relative]));
+  if (opts.text) rp.text = opts.text;
+  const rec = {
+    version: 1, id, time: new Date().toISOString(), status: 'quarantined', verdict: 'infected', signature: 'Forged', reason: 'forged',
+    original: { path: rp, relative: recordPath(relative), workspace: '/workspace', uid: opts.uid ?? 1000, gid: opts.uid ?? 1000, mode: opts.mode ?? '0644', mtime: null, nlink: 1 },
+    sha256: null, size: (opts.content ?? Buffer.from('payload\n')).length, scannedSha256: null, method: 'copy', tombstone: null, notes: [],
+  };
+  fs.writeFileSync(path.join(dir, 'content'), opts.content ?? Buffer.from('payload\n'));
+  fs.writeFileSync(path.join(dir, 'record.json'), JSON.stringify(rec));
+  return id;
+}
+
+describe('a forged jail cannot turn the root CLI against the host', () => {
+  let sbx: Sandbox;
+  let outside: string;
+
+  beforeEach(() => {
+    sbx = new Sandbox();
+    outside = path.join(sbx.base, 'host-etc');
+    fs.mkdirSync(outside);
+    fs.writeFileSync(path.join(outside, 'shadow'), 'host secret\n');
+    fs.mkdirSync(path.join(sbx.ws, 'notes'));
+  });
+  afterEach(() => sbx.cleanup());
+
+  test('a record cannot choose where restore writes: relative paths that climb or are absolute are refused', async () => {
+    for (const rel of ['../host-etc/cron', '/etc/cron.d/x', 'notes/../../host-etc/x', 'notes//x', '']) {
+      const id = forge(sbx.jail, { relative: Buffer.from(rel) });
+      const t = io();
+      expect(await run(['restore', id, '--yes', '--workspace', sbx.ws, '--jail', sbx.jail], t.io, {})).toBe(1);
+      expect(t.err()).toMatch(/not a plain path inside the workspace/);
+    }
+    expect(fs.readdirSync(outside)).toEqual(['shadow']);
+    // The honest entry restores, owned by the workspace's owner, not by the uid the record names.
+    const ok = forge(sbx.jail, { uid: 0, mode: '4755' });
+    const t = io();
+    expect(await run(['restore', ok, '--yes', '--workspace', sbx.ws, '--jail', sbx.jail], t.io, {})).toBe(0);
+    const restored = path.join(sbx.ws, 'notes', `file-${n}.txt`);
+    expect(fs.readFileSync(restored, 'utf8')).toBe('payload\n');
+    expect(fs.statSync(restored).mode & 0o7777).toBe(0o755); // no setuid, whatever the record says
+    expect(fs.statSync(restored).uid).toBe(fs.statSync(sbx.ws).uid);
+  });
+
+  test('list and show print the path restore would use, not the record\'s own text', async () => {
+    const id = forge(sbx.jail, { relative: Buffer.from('notes/evil.sh'), text: '/workspace/notes/harmless.pdf' });
+    let t = io();
+    expect(await run(['show', id, '--jail', sbx.jail], t.io, {})).toBe(0);
+    expect(t.out()).toContain('/workspace/notes/evil.sh');
+    expect(t.out()).not.toContain('harmless.pdf');
+    t = io();
+    expect(await run(['purge', id, '--yes', '--jail', sbx.jail], t.io, {})).toBe(0);
+    expect(t.out()).not.toContain('harmless.pdf');
+  });
+
+  test('an entry that is a symlink is neither read nor purged through', async () => {
+    // The "entry" points at a host directory holding files with the entry's names.
+    fs.writeFileSync(path.join(outside, 'record.json'), fs.readFileSync(path.join(sbx.jail, 'quarantine', forge(sbx.jail), 'record.json')));
+    fs.writeFileSync(path.join(outside, 'content'), 'host file\n');
+    const id = '20260102T030405Z-deadbeef';
+    fs.symlinkSync(outside, path.join(sbx.jail, 'quarantine', id));
+    let t = io();
+    expect(await run(['show', id, '--jail', sbx.jail], t.io, {})).toBe(1);
+    expect(t.err()).toMatch(/not a directory \(a symlink\?\)/);
+    t = io();
+    expect(await run(['purge', id, '--yes', '--jail', sbx.jail], t.io, {})).toBe(1);
+    expect(fs.readdirSync(outside).sort()).toEqual(['content', 'record.json', 'shadow']);
+  });
+
+  test('purge removes what is in the entry and nothing its symlinks point to', async () => {
+    const id = forge(sbx.jail);
+    const entry = path.join(sbx.jail, 'quarantine', id);
+    fs.symlinkSync(path.join(outside, 'shadow'), path.join(entry, 'link-to-file'));
+    fs.symlinkSync(outside, path.join(entry, 'link-to-dir'));
+    fs.mkdirSync(path.join(entry, 'sub'));
+    fs.symlinkSync(outside, path.join(entry, 'sub', 'deeper'));
+    const t = io();
+    expect(await run(['purge', id, '--yes', '--jail', sbx.jail], t.io, {})).toBe(0);
+    expect(exists(entry)).toBe(false);
+    expect(fs.readdirSync(path.join(sbx.jail, 'quarantine')).filter((x) => x.includes(id))).toEqual([]);
+    expect(fs.readFileSync(path.join(outside, 'shadow'), 'utf8')).toBe('host secret\n');
+  });
+
+  test('a symlinked record or content file is refused', async () => {
+    const id = forge(sbx.jail);
+    const entry = path.join(sbx.jail, 'quarantine', id);
+    fs.rmSync(path.join(entry, 'content'));
+    fs.symlinkSync(path.join(outside, 'shadow'), path.join(entry, 'content'));
+    const to = path.join(sbx.base, 'exfil');
+    const t = io();
+    expect(await run(['restore', id, '--yes', '--to', to, '--jail', sbx.jail], t.io, {})).not.toBe(0);
+    expect(exists(to)).toBe(false);
+  });
+
+  test('an audit log that is a FIFO is refused at once, not waited on; a new one goes to the jail\'s owner', async () => {
+    fs.chownSync(sbx.jail, 1000, 1000);
+    const t = io();
+    expect(await run(['list', '--jail', sbx.jail], t.io, {})).toBe(0);
+    const st = fs.statSync(path.join(sbx.jail, 'audit.log'));
+    expect([st.uid, st.gid]).toEqual([1000, 1000]);
+    fs.rmSync(path.join(sbx.jail, 'audit.log'));
+    await new Promise<void>((resolve, reject) => {
+      const p = spawn('mkfifo', [path.join(sbx.jail, 'audit.log')]);
+      p.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`mkfifo ${code}`))));
+    });
+    const started = Date.now();
+    await expect(run(['list', '--jail', sbx.jail], io().io, {})).rejects.toThrow(/not a regular file/);
+    expect(Date.now() - started).toBeLessThan(5000);
+  });
+});
