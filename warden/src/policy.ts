@@ -17,11 +17,32 @@ export function isOpenClawTemp(name: Buffer): boolean {
 }
 
 /**
- * When may this file be scanned? A deferrable temp file waits until grace after it was first
- * seen (not after its last write: rewriting it does not extend the deferral). Everything else: now.
+ * When may a deferrable temp file be scanned? Deferral is granted for one grace period per *run*
+ * of temp-file activity, a run being sightings with gaps shorter than the grace: OpenClaw writes
+ * a temp file and renames it within milliseconds, so its runs are short; a payload kept alive by
+ * renaming it from one temp name to the next, or copying it to fresh temp files (new inodes), in
+ * one directory or across many, is one long run, and grace after the run began everything
+ * temp-shaped is scanned at once. Rewriting a file does not extend its deferral either. Pure: the
+ * caller passes the clock.
  */
-export function scanNotBefore(name: Buffer, firstSeenMs: number, graceMs: number): number {
-  return isOpenClawTemp(name) ? firstSeenMs + graceMs : 0;
+export class TempDeferral {
+  private runStart = -Infinity;
+  private lastSighting = -Infinity;
+
+  constructor(private readonly graceMs: number) {}
+
+  /** A temp-shaped name came up (an event or a walk found it). */
+  sight(name: Buffer, nowMs: number): void {
+    if (!isOpenClawTemp(name)) return;
+    if (nowMs - this.lastSighting >= this.graceMs) this.runStart = nowMs;
+    this.lastSighting = nowMs;
+  }
+
+  /** 0 for every other name: scanned at once. */
+  notBefore(name: Buffer, firstSeenMs: number): number {
+    if (!isOpenClawTemp(name) || this.graceMs === 0) return 0;
+    return Math.min(firstSeenMs, this.runStart) + this.graceMs;
+  }
 }
 
 export type Disposition =

@@ -15,7 +15,7 @@ import { walkTree, listDir } from './walker';
 import { HealthReporter, HealthSnapshot } from './health';
 import { Logger, createLogger } from './logger';
 import { auditPath } from './jail-store';
-import { backoffMs, describeVerdict, dispositionFor, scanNotBefore } from './policy';
+import { TempDeferral, backoffMs, describeVerdict, dispositionFor } from './policy';
 import { basenameOf, isUtf8, joinPath, pathKey, printable, recordPath, relativeTo } from './paths';
 
 export interface WardenDeps {
@@ -77,6 +77,7 @@ export class Warden {
   private timers: NodeJS.Timeout[] = [];
   private readonly startedAt = Date.now();
   private healthPort: number | null = null;
+  private readonly tempDeferral: TempDeferral;
   readonly counters: WardenCounters = {
     scans: 0, clean: 0, infected: 0, unscannable: 0, quarantined: 0, allowed: 0, symlinksIgnored: 0, specialIgnored: 0,
     changedDuringScan: 0, quarantineRaces: 0, quarantineFailures: 0, fullScans: 0, auditErrors: 0,
@@ -84,6 +85,7 @@ export class Warden {
 
   constructor(readonly cfg: WardenConfig, private readonly deps: WardenDeps = {}) {
     this.logger = deps.logger ?? createLogger(cfg.logLevel);
+    this.tempDeferral = new TempDeferral(cfg.tmpGraceMs);
     this.clamd = new ClamdClient(cfg.clamd, { connectTimeoutMs: cfg.connectTimeoutMs, timeoutMs: cfg.scanTimeoutMs });
     this.queue = new ScanQueue((item) => this.process(item), {
       concurrency: typeof cfg.concurrency === 'number' ? cfg.concurrency : 1,
@@ -190,6 +192,7 @@ export class Warden {
 
   private enqueue(p: Buffer, why: string): void {
     if (this.stopping) return;
+    this.tempDeferral.sight(basenameOf(p), Date.now());
     this.queue.add(p, why);
   }
 
@@ -364,7 +367,7 @@ export class Warden {
   private async process(item: QueueItem): Promise<ProcessResult | void> {
     const p = item.path;
     const now = Date.now();
-    const notBefore = scanNotBefore(basenameOf(p), item.firstSeen, this.cfg.tmpGraceMs);
+    const notBefore = this.tempDeferral.notBefore(basenameOf(p), item.firstSeen);
     if (notBefore > now) return { again: notBefore - now, countAttempt: false };
     if (!this.clamdUp) return { again: 0, countAttempt: false };
     if (item.crashes >= MAX_CRASHES) {

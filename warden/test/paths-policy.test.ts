@@ -1,5 +1,5 @@
 import { basenameOf, dirnameOf, isUtf8, isWithin, joinPath, pathFromRecord, printable, recordPath, relativeTo } from '../src/paths';
-import { backoffMs, dispositionFor, isOpenClawTemp, quarantineId, QUARANTINE_ID, scanNotBefore, tombstoneName, tombstoneText, TOMBSTONE_HEADER } from '../src/policy';
+import { backoffMs, dispositionFor, isOpenClawTemp, quarantineId, QUARANTINE_ID, TempDeferral, tombstoneName, tombstoneText, TOMBSTONE_HEADER } from '../src/policy';
 
 const B = (s: string) => Buffer.from(s, 'latin1');
 
@@ -61,8 +61,26 @@ describe('policy', () => {
   });
 
   test('deferral is counted from first sight, for temp files only', () => {
-    expect(scanNotBefore(B('.fs-safe-replace.1.abc.tmp'), 1000, 2000)).toBe(3000);
-    expect(scanNotBefore(B('evil.tmp'), 1000, 2000)).toBe(0);
+    const d = new TempDeferral(2000);
+    d.sight(B('.fs-safe-replace.1.abc.tmp'), 1000);
+    expect(d.notBefore(B('.fs-safe-replace.1.abc.tmp'), 1000)).toBe(3000);
+    expect(d.notBefore(B('evil.tmp'), 1000)).toBe(0);
+    expect(new TempDeferral(0).notBefore(B('.fs-safe-replace.1.abc.tmp'), 1000)).toBe(0);
+  });
+
+  test('a run of temp files kept alive by renames or copies gets one grace period in all', () => {
+    const T = (i: number) => B(`.fs-safe-replace.${i}.abc.tmp`);
+    const d = new TempDeferral(2000);
+    // The payload hops to a fresh temp name every 1.5 s, each first seen when it appears.
+    for (let i = 0; i < 10; i++) d.sight(T(i), 1000 + i * 1500);
+    // The tenth is young (first seen at 14500) but the run began at 1000: scan it now.
+    expect(d.notBefore(T(9), 14500)).toBe(3000);
+    // After a quiet gap of a grace period, OpenClaw's next atomic write gets its deferral again.
+    d.sight(T(20), 20000);
+    expect(d.notBefore(T(20), 20000)).toBe(22000);
+    // Sightings closer together than the grace continue the run, wherever they are.
+    d.sight(B('.fs-safe-replace.7.other-dir-name.tmp'), 21900);
+    expect(d.notBefore(B('.fs-safe-replace.7.other-dir-name.tmp'), 21900)).toBe(22000);
   });
 
   test('dispositions: fail-closed by default', () => {

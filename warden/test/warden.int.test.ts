@@ -122,6 +122,37 @@ describe('warden (in-process, real clamd)', () => {
       expect(Date.now() - t0).toBeGreaterThanOrEqual(GRACE_MS - 100);
     });
 
+    test.each([
+      ['renamed', (from: string, to: string) => fs.renameSync(from, to)],
+      ['copied to a fresh file', (from: string, to: string) => {
+        fs.copyFileSync(from, to);
+        fs.unlinkSync(from);
+      }],
+    ])('a payload kept young by being %s from temp name to temp name is caught all the same', async (_how, hop) => {
+      const dir = `churn-${_how.split(' ')[0]}`;
+      fs.mkdirSync(sbx.p(dir));
+      const name = (i: number) => sbx.p(dir, `.fs-safe-replace.${i}.0f8fad5b-d9cb-469f-a165-${String(i).padStart(12, '0')}.tmp`);
+      fs.writeFileSync(name(0), EICAR);
+      const t0 = Date.now();
+      let i = 0;
+      // Each name lives a third of the grace period: always young, never scanned, were the
+      // deferral counted per name.
+      while (Date.now() - t0 < GRACE_MS * 4) {
+        await sleep(GRACE_MS / 3);
+        try {
+          hop(name(i), name(i + 1));
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code === 'ENOENT') break; // the warden took it
+          throw e;
+        }
+        i++;
+      }
+      await waitFor(() => readAudit(sbx.jail).some((l) => l.event === 'quarantined' && String(l.path?.text).includes(`/${dir}/`)), 5000, 'the churned payload quarantined');
+      // Caught within about one grace period plus a scan, long before the churn would have ended.
+      expect(Date.now() - t0).toBeLessThan(GRACE_MS * 2 + 1000);
+      expect(fs.readdirSync(sbx.p(dir)).filter((n) => !n.endsWith('.quarantined.txt'))).toEqual([]);
+    });
+
     test("OpenClaw's atomic write: the rename target is scanned", async () => {
       fs.mkdirSync(sbx.p('tmp2'));
       const t = sbx.p('tmp2', '.fs-safe-replace.77.1b4e28ba-2fa1-11d2-883f-0016d3cca427.tmp');
