@@ -19,7 +19,7 @@ import {
   restoreTarget,
   verifyContent,
 } from '../../warden/src/jail-store';
-import { pathFromRecord, printable, type RecordedPath } from '../../warden/src/paths';
+import { pathFromRecord, printable, printableText, type RecordedPath } from '../../warden/src/paths';
 import { resolveStackJail, type StackJail } from '../stackJail';
 
 export interface CliIO {
@@ -204,7 +204,7 @@ function list(jail: string, args: Args, io: CliIO, audit: Audit): number {
     io.stdout.write('quarantine is empty\n');
     return 0;
   }
-  const rows = recs.map((r) => [r.id, r.status === 'quarantined' ? r.verdict : `${r.verdict} (${r.status})`, r.signature ?? shortReason(r), String(r.size), shown(r.original.relative) || shown(r.original.path)]);
+  const rows = recs.map((r) => [r.id, r.status === 'quarantined' ? r.verdict : `${r.verdict} (${r.status})`, printableText(r.signature ?? shortReason(r)), String(r.size), shown(r.original.relative) || shown(r.original.path)]);
   const head = ['ID', 'VERDICT', 'SIGNATURE / REASON', 'SIZE', 'ORIGINAL PATH'];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   for (const r of [head, ...rows]) io.stdout.write(r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]))).join('  ') + '\n');
@@ -223,20 +223,20 @@ async function show(jail: string, id: string, args: Args, io: CliIO, audit: Audi
   const lines = [
     `id:            ${rec.id}`,
     `status:        ${rec.status}`,
-    `quarantined:   ${rec.time}`,
-    `verdict:       ${rec.verdict}${rec.signature ? ` (${rec.signature})` : ''}`,
-    `reason:        ${rec.reason}`,
+    `quarantined:   ${printableText(rec.time)}`,
+    `verdict:       ${rec.verdict}${rec.signature ? ` (${printableText(rec.signature)})` : ''}`,
+    `reason:        ${printableText(rec.reason)}`,
     `original path: ${shown(o.path)}`,
     `  (bytes, b64) ${o.path.b64}`,
     `relative:      ${shown(o.relative)}`,
-    `owner:         uid ${o.uid ?? '?'} gid ${o.gid ?? '?'}, mode ${o.mode ?? '?'}, links ${o.nlink ?? '?'}, modified ${o.mtime ?? '?'}`,
+    `owner:         uid ${o.uid ?? '?'} gid ${o.gid ?? '?'}, mode ${o.mode ?? '?'}, links ${o.nlink ?? '?'}, modified ${o.mtime === null ? '?' : printableText(o.mtime)}`,
     `size:          ${rec.size} bytes`,
     `sha256:        ${rec.sha256 ?? 'unknown'}`,
     `content check: ${check.ok ? 'ok, matches the record' : `MISMATCH (now ${check.sha256 ?? 'missing'}, ${check.size} bytes)`}`,
     `method:        ${rec.method}`,
     `tombstone:     ${rec.tombstone ? shown(rec.tombstone) : 'none'}`,
     `stored at:     ${entryDir(jail, rec.id)}/content`,
-    ...rec.notes.map((n) => `note:          ${n}`),
+    ...rec.notes.map((n) => `note:          ${printableText(n)}`),
   ];
   io.stdout.write(lines.join('\n') + '\n');
   return check.ok ? 0 : 1;
@@ -257,7 +257,7 @@ async function restore(jail: string, id: string, args: Args, io: CliIO, audit: A
     io.stderr.write(`clawjail quarantine: refusing to overwrite ${targetText} (it exists); use --to PATH\n`);
     return 1;
   }
-  const what = `${rec.verdict === 'infected' ? `INFECTED (${rec.signature})` : rec.reason} file ${rec.id}`;
+  const what = `${rec.verdict === 'infected' ? `INFECTED (${printableText(rec.signature)})` : printableText(rec.reason)} file ${rec.id}`;
   const ok = await confirm(args, io, `Restore ${what} to ${targetText}? [y/N] `);
   if (ok !== true) {
     audit({ event: 'restore-declined', id, target: { text: targetText, b64: target.toString('base64') }, why: ok === null ? 'no --yes and stdin is not a terminal' : 'declined' });
@@ -265,10 +265,9 @@ async function restore(jail: string, id: string, args: Args, io: CliIO, audit: A
     else io.stdout.write('not restored\n');
     return ok === null ? 2 : 1;
   }
-  const r = await restoreEntry(jail, id, dest);
+  const r = await restoreEntry(jail, rec, dest);
   audit({ event: 'restore', id, target: { text: targetText, b64: target.toString('base64') }, sha256: r.sha256, recordSha256: rec.sha256, tombstoneRemoved: r.tombstoneRemoved, ownerRestored: r.ownerRestored });
   io.stdout.write(`restored ${rec.id} to ${targetText}${r.tombstoneRemoved ? ' (tombstone removed)' : ''}\n`);
-  if (rec.sha256 && r.sha256 !== rec.sha256) io.stderr.write(`warning: restored content sha256 ${r.sha256} differs from the record ${rec.sha256}\n`);
   io.stdout.write('the entry stays in the quarantine until purged; a warden watching that place will scan the file again\n');
   return 0;
 }

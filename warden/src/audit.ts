@@ -84,10 +84,18 @@ function writeAll(fd: number, data: Buffer, cb: (err: Error | null) => void): vo
  * still append to it.
  */
 export function appendAuditSync(file: string, entry: AuditEntry, actor: AuditActor = 'cli', now: Date = new Date()): void {
-  const flags = fs.constants.O_WRONLY | fs.constants.O_APPEND | fs.constants.O_CREAT | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK;
+  const base = fs.constants.O_WRONLY | fs.constants.O_APPEND | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK;
+  const dir = fs.statSync(path.dirname(file));
   let fd: number;
+  let created = false;
   try {
-    fd = fs.openSync(file, flags, 0o600);
+    try {
+      fd = fs.openSync(file, base | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o600);
+      created = true;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      fd = fs.openSync(file, base);
+    }
   } catch (e) {
     // ENXIO: a FIFO with no reader (O_NONBLOCK); ELOOP: a symlink.
     const code = (e as NodeJS.ErrnoException).code;
@@ -97,8 +105,13 @@ export function appendAuditSync(file: string, entry: AuditEntry, actor: AuditAct
   try {
     const st = fs.fstatSync(fd);
     if (!st.isFile()) throw new Error(`${file} is not a regular file: refusing to write the audit log there`);
-    const dir = fs.statSync(path.dirname(file));
-    if (st.uid !== dir.uid && st.uid === process.getuid?.()) fs.fchownSync(fd, dir.uid, dir.gid);
+    if (created) {
+      // Ours: hand it to the jail's owner, so that the warden can go on appending.
+      if (st.uid !== dir.uid) fs.fchownSync(fd, dir.uid, dir.gid);
+    } else if (st.nlink !== 1 || st.uid !== dir.uid) {
+      // A hard link to some other file, or not the jail owner's log: never write (or chown) it.
+      throw new Error(`${file} is not the jail's own audit log (links ${st.nlink}, owner ${st.uid}): refusing to write it`);
+    }
     const line = JSON.stringify({ time: now.toISOString(), actor, ...entry }, jsonSafe) + '\n';
     fs.writeSync(fd, line);
     fs.fsyncSync(fd);

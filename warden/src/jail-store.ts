@@ -95,6 +95,21 @@ export function openDirNoFollow(p: string | Buffer): DirHandle {
 
 const RECORD_MAX_BYTES = 1 << 20;
 
+/**
+ * The stored bytes of an entry: a regular file with one link, owned like its entry directory (so
+ * never a hard link to some other file on the jail's filesystem, a root-only one say).
+ */
+function openContentIn(entry: DirHandle, id: string): number {
+  const fd = openRegularIn(entry, 'content');
+  const st = fs.fstatSync(fd);
+  const dir = fs.fstatSync(entry.fd);
+  if (st.nlink !== 1 || st.uid !== dir.uid) {
+    fs.closeSync(fd);
+    throw new StoreError(`the content of ${id} is not the warden's own file (links ${st.nlink}, owner ${st.uid}): refusing`, 'EBADTYPE');
+  }
+  return fd;
+}
+
 /** A regular file of an open directory, opened for reading: never a symlink, FIFO or device. */
 function openRegularIn(dir: DirHandle, name: string): number {
   let fd: number;
@@ -146,12 +161,83 @@ function readRecordIn(entry: DirHandle, id: string): QuarantineRecord {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new StoreError(`quarantine entry ${id} has no record`, 'ENOENT');
     throw e;
   }
+  let text: string;
   try {
-    if (fs.fstatSync(fd).size > RECORD_MAX_BYTES) throw new StoreError(`the record of ${id} is too large`, 'EBADTYPE');
-    return JSON.parse(fs.readFileSync(fd, 'utf8')) as QuarantineRecord;
+    // Read at most the limit and one byte more, whatever fstat said a moment ago.
+    const buf = Buffer.alloc(RECORD_MAX_BYTES + 1);
+    let n = 0;
+    for (;;) {
+      const r = fs.readSync(fd, buf, n, buf.length - n, n);
+      if (r === 0) break;
+      n += r;
+      if (n > RECORD_MAX_BYTES) throw new StoreError(`the record of ${id} is too large`, 'EBADRECORD');
+    }
+    text = buf.subarray(0, n).toString('utf8');
   } finally {
     fs.closeSync(fd);
   }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    throw new StoreError(`the record of ${id} is not JSON`, 'EBADRECORD');
+  }
+  return parseRecord(raw, id);
+}
+
+/**
+ * A record as the warden writes it, or an error naming the first field that is not. The warden
+ * shares the prisoner's uid, so the root CLI takes nothing in a record on trust, not even its id.
+ */
+export function parseRecord(raw: unknown, id: string): QuarantineRecord {
+  const bad = (field: string): never => {
+    throw new StoreError(`the record of ${id} is malformed (${field}): refusing`, 'EBADRECORD');
+  };
+  const obj = (v: unknown, f: string) => (v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : bad(f));
+  const str = (v: unknown, f: string) => (typeof v === 'string' && v.length <= 4096 ? v : bad(f));
+  const strOrNull = (v: unknown, f: string) => (v === null ? null : str(v, f));
+  const int = (v: unknown, f: string) => (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 ? v : bad(f));
+  const intOrNull = (v: unknown, f: string) => (v === null || v === undefined ? null : int(v, f));
+  const oneOf = <T extends string>(v: unknown, f: string, allowed: readonly T[]) => (allowed.includes(v as T) ? (v as T) : bad(f));
+  const recorded = (v: unknown, f: string): RecordedPath => {
+    const o = obj(v, f);
+    const b64 = str(o.b64, `${f}.b64`);
+    if (!/^[A-Za-z0-9+/]*={0,2}$/.test(b64)) bad(`${f}.b64`);
+    return { text: str(o.text, `${f}.text`), b64 };
+  };
+  const r = obj(raw, 'record');
+  if (r.id !== id) bad('id: not the name of its directory');
+  const o = obj(r.original, 'original');
+  const sha = strOrNull(r.sha256, 'sha256');
+  if (sha !== null && !/^[0-9a-f]{64}$/.test(sha)) bad('sha256');
+  const mode = strOrNull(o.mode, 'original.mode');
+  if (mode !== null && !/^0?[0-7]{3,4}$/.test(mode)) bad('original.mode');
+  if (!Array.isArray(r.notes) || r.notes.length > 100) bad('notes');
+  return {
+    version: int(r.version, 'version'),
+    id,
+    time: str(r.time, 'time'),
+    status: oneOf(r.status, 'status', ['quarantined', 'recovered', 'held'] as const),
+    verdict: oneOf(r.verdict, 'verdict', ['infected', 'unscannable'] as const),
+    signature: strOrNull(r.signature, 'signature'),
+    reason: str(r.reason, 'reason'),
+    original: {
+      path: recorded(o.path, 'original.path'),
+      relative: recorded(o.relative, 'original.relative'),
+      workspace: str(o.workspace, 'original.workspace'),
+      uid: intOrNull(o.uid, 'original.uid'),
+      gid: intOrNull(o.gid, 'original.gid'),
+      mode,
+      mtime: strOrNull(o.mtime ?? null, 'original.mtime'),
+      nlink: intOrNull(o.nlink, 'original.nlink'),
+    },
+    sha256: sha,
+    size: int(r.size, 'size'),
+    scannedSha256: strOrNull(r.scannedSha256 ?? null, 'scannedSha256'),
+    method: oneOf(r.method, 'method', ['rename', 'copy', 'recovered'] as const),
+    tombstone: r.tombstone === null || r.tombstone === undefined ? null : recorded(r.tombstone, 'tombstone'),
+    notes: (r.notes as unknown[]).map((n, i) => str(n, `notes[${i}]`)),
+  };
 }
 
 export function readRecord(jail: string, id: string): QuarantineRecord {
@@ -187,7 +273,7 @@ export async function verifyContent(jail: string, id: string): Promise<{ ok: boo
   const opened = withEntry(jail, id, (entry) => {
     const rec = readRecordIn(entry, id);
     try {
-      return { rec, fd: openRegularIn(entry, 'content') };
+      return { rec, fd: openContentIn(entry, id) };
     } catch {
       return { rec, fd: null };
     }
@@ -227,34 +313,90 @@ export interface RestoreResult {
 }
 
 /**
- * Copy the content back without ever overwriting (O_EXCL), with the original permission bits
- * minus setuid/setgid/sticky. Either into `workspace` at the record's relative path, confined
- * to it and owned by the workspace's owner (never an owner the record names); or to `to`, a
- * place the operator chose, owned by whoever restores. The entry stays in the quarantine until
- * purged (restore loses nothing either). A tombstone the warden left there is removed.
+ * The directory of `rel` (a plain relative path, see recordRelativePath) under `root`, walked one
+ * component at a time, each opened through the previous one's descriptor without following a
+ * symlink: a restore runs as root, and every directory below the workspace root is the
+ * prisoner's, any of which may be a symlink (to /etc, or into another mount namespace).
  */
-export async function restoreEntry(jail: string, id: string, dest: { workspace: string } | { to: Buffer }): Promise<RestoreResult> {
-  const { rec, src } = withEntry(jail, id, (entry) => ({ rec: readRecordIn(entry, id), src: openRegularIn(entry, 'content') }));
-  let dst: number | null = null;
+export function openWorkspaceDir(root: string, rel: Buffer): DirHandle {
+  let dir = handleOf(fs.openSync(root, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY));
+  const parent = dirnameOf(rel);
+  const parts = parent.equals(Buffer.from('.')) ? [] : splitPath(parent);
+  try {
+    for (const part of parts) {
+      let next: DirHandle;
+      try {
+        next = openDirNoFollow(dir.at(part));
+      } catch (e) {
+        // With O_DIRECTORY, a symlink is reported as ENOTDIR rather than ELOOP: tell them apart.
+        const isLink = (() => {
+          try {
+            return fs.lstatSync(dir.at(part)).isSymbolicLink();
+          } catch {
+            return false;
+          }
+        })();
+        if (isLink) throw Object.assign(new Error('symlink'), { code: 'ELOOP' });
+        throw e;
+      }
+      dir.close();
+      dir = next;
+    }
+  } catch (e) {
+    dir.close();
+    const code = (e as NodeJS.ErrnoException).code;
+    const where = printablePath(joinPath(Buffer.from(root), parent));
+    if (code === 'ELOOP') throw new StoreError(`refusing to restore into ${where}: a directory on the way is a symlink`, 'EOUTSIDE');
+    if (code === 'ENOENT' || code === 'ENOTDIR') throw new StoreError(`the directory ${where} does not exist`, 'ENOENT');
+    throw e;
+  }
+  return dir;
+}
+
+function splitPath(p: Buffer): Buffer[] {
+  const out: Buffer[] = [];
+  let start = 0;
+  for (let i = 0; i <= p.length; i++) {
+    if (i === p.length || p[i] === 0x2f) {
+      if (i > start) out.push(p.subarray(start, i));
+      start = i + 1;
+    }
+  }
+  return out;
+}
+
+/**
+ * Copy the content of `rec` (as the caller read and showed it) back without ever overwriting,
+ * and only if it is still what the record says: the bytes go to a temporary name in the target
+ * directory, are checked against the record's size and sha256, and are then linked into place
+ * (link(2) fails rather than replace anything). Either into `workspace` at the record's relative
+ * path, confined to it, owned by the workspace's owner (never an owner the record names), mode at
+ * most 0755; or to `to`, a place the operator chose, mode 0600, owned by whoever restores. The
+ * entry stays in the quarantine until purged. A tombstone the warden left there is removed.
+ */
+export async function restoreEntry(jail: string, rec: QuarantineRecord, dest: { workspace: string } | { to: Buffer }): Promise<RestoreResult> {
+  const src = withEntry(jail, rec.id, (entry) => openContentIn(entry, rec.id));
   let dir: DirHandle | null = null;
-  const mode = rec.original.mode ? parseInt(rec.original.mode, 8) & 0o777 : 0o644;
+  let tmp: Buffer | null = null;
+  let dst: number | null = null;
   const target = 'workspace' in dest ? restoreTarget(rec, dest.workspace) : dest.to;
   try {
     let owner: { uid: number; gid: number } | null = null;
+    let mode = 0o600;
     try {
       if ('workspace' in dest) {
-        const root = Buffer.from(path.resolve(dest.workspace));
-        dir = openConfinedDir(dirnameOf(target), root);
-        const st = fs.statSync(root);
+        dir = openWorkspaceDir(path.resolve(dest.workspace), recordRelativePath(rec));
+        const st = fs.statSync(path.resolve(dest.workspace));
         owner = { uid: st.uid, gid: st.gid };
+        mode = (rec.original.mode ? parseInt(rec.original.mode, 8) : 0o644) & 0o755;
+      } else {
+        dir = handleOf(fs.openSync(dirnameOf(dest.to), fs.constants.O_RDONLY | fs.constants.O_DIRECTORY));
       }
-      const at = dir ? dir.at(basenameOf(target)) : target;
-      dst = fs.openSync(at, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, 0o600);
+      tmp = Buffer.from(`.clawjail-restore.${crypto.randomBytes(8).toString('hex')}`);
+      dst = fs.openSync(dir.at(tmp), fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW, 0o600);
     } catch (e) {
       if (e instanceof StoreError) throw e;
-      const code = (e as NodeJS.ErrnoException).code;
-      if (code === 'EEXIST') throw new StoreError(`refusing to overwrite existing ${printablePath(target)}`, 'EEXIST');
-      if (code === 'ENOENT') throw new StoreError(`the directory of ${printablePath(target)} does not exist`, 'ENOENT');
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new StoreError(`the directory of ${printablePath(target)} does not exist`, 'ENOENT');
       throw e;
     }
     const h = crypto.createHash('sha256');
@@ -263,12 +405,20 @@ export async function restoreEntry(jail: string, id: string, dest: { workspace: 
     for (;;) {
       const n = fs.readSync(src, buf, 0, buf.length, pos);
       if (n === 0) break;
+      pos += n;
+      if (pos > rec.size) break; // more than the record says: refused below, not copied on
       h.update(buf.subarray(0, n));
       let off = 0;
       while (off < n) off += fs.writeSync(dst, buf, off, n - off);
-      pos += n;
     }
     const sha256 = h.digest('hex');
+    if (pos !== rec.size || (rec.sha256 !== null && sha256 !== rec.sha256)) {
+      throw new StoreError(
+        `the stored content of ${rec.id} does not match its record (${pos > rec.size ? `over ${rec.size}` : pos} bytes, record ${rec.size}; ` +
+          `sha256 ${pos > rec.size ? 'not computed' : sha256}, record ${rec.sha256}): refusing to restore it; it stays in the quarantine for inspection`,
+        'EMISMATCH',
+      );
+    }
     let ownerRestored = false;
     if (owner) {
       try {
@@ -280,46 +430,26 @@ export async function restoreEntry(jail: string, id: string, dest: { workspace: 
     }
     fs.fchmodSync(dst, mode);
     fs.fsyncSync(dst);
-    const tombstoneRemoved = dir ? removeOwnTombstone(rec, dir) : false;
+    try {
+      fs.linkSync(dir.at(tmp), dir.at(basenameOf(target)));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw new StoreError(`refusing to overwrite existing ${printablePath(target)}`, 'EEXIST');
+      throw e;
+    }
+    const tombstoneRemoved = 'workspace' in dest ? removeOwnTombstone(rec, dir) : false;
     return { target, sha256, tombstoneRemoved, ownerRestored };
   } finally {
     fs.closeSync(src);
     if (dst !== null) fs.closeSync(dst);
+    if (dir && tmp) {
+      try {
+        fs.unlinkSync(dir.at(tmp));
+      } catch {
+        /* never created */
+      }
+    }
     dir?.close();
   }
-}
-
-/**
- * The directory `dir`, opened once and proved to lie inside `root`. A restore into a workspace
- * runs as root on the host, and every directory on the way is the prisoner's: any of them may be
- * a symlink to /etc. So the directory is opened, the kernel's name for what was opened is checked
- * against the workspace, and the file is created through /proc/self/fd/<fd>/: the check and the
- * use name the same directory, with no window for the prisoner to swap a symlink in between.
- */
-export function openConfinedDir(dir: Buffer, root: Buffer): DirHandle {
-  let fd: number;
-  try {
-    fd = fs.openSync(dir, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') throw new StoreError(`the directory ${printablePath(dir)} does not exist`, 'ENOENT');
-    throw e;
-  }
-  try {
-    const real = fs.readlinkSync(`/proc/self/fd/${fd}`, { encoding: 'buffer' });
-    const realRoot = fs.realpathSync(root, { encoding: 'buffer' });
-    const inside = real.equals(realRoot) || (real.length > realRoot.length && real.subarray(0, realRoot.length + 1).equals(Buffer.concat([realRoot, Buffer.from('/')])));
-    if (!inside) {
-      throw new StoreError(
-        `refusing to restore into ${printablePath(dir)}: it resolves to ${printablePath(real)}, outside the workspace ${printablePath(root)} (a directory on the way is a symlink)`,
-        'EOUTSIDE',
-      );
-    }
-  } catch (e) {
-    fs.closeSync(fd);
-    throw e;
-  }
-  return handleOf(fd);
 }
 
 /** Remove the tombstone beside the restored file if it is still the warden's (header check). */
@@ -346,16 +476,31 @@ function removeOwnTombstone(rec: QuarantineRecord, dir: DirHandle): boolean {
   }
 }
 
+/** The warden writes flat entries; deeper than this is not one of its entries. */
+const PURGE_MAX_DEPTH = 16;
+
+function checkDepthIn(parent: DirHandle, name: Buffer, depth = 0): void {
+  if (!fs.lstatSync(parent.at(name)).isDirectory()) return;
+  if (depth >= PURGE_MAX_DEPTH) throw new StoreError('the entry is nested deeper than the warden ever writes: refusing', 'EBADTYPE');
+  const dir = openDirNoFollow(parent.at(name));
+  try {
+    for (const child of fs.readdirSync(`/proc/self/fd/${dir.fd}`, { encoding: 'buffer' })) checkDepthIn(dir, child, depth + 1);
+  } finally {
+    dir.close();
+  }
+}
+
 /** Removes `name` in `parent` and everything below it, only ever through descriptors. */
-function removeTreeIn(parent: DirHandle, name: string): void {
+function removeTreeIn(parent: DirHandle, name: Buffer, depth = 0): void {
   const st = fs.lstatSync(parent.at(name));
   if (!st.isDirectory()) {
     fs.unlinkSync(parent.at(name));
     return;
   }
+  if (depth >= PURGE_MAX_DEPTH) throw new StoreError('the entry is nested deeper than the warden ever writes: refusing', 'EBADTYPE');
   const dir = openDirNoFollow(parent.at(name));
   try {
-    for (const child of fs.readdirSync(`/proc/self/fd/${dir.fd}`)) removeTreeIn(dir, child);
+    for (const child of fs.readdirSync(`/proc/self/fd/${dir.fd}`, { encoding: 'buffer' })) removeTreeIn(dir, child, depth + 1);
   } finally {
     dir.close();
   }
@@ -366,11 +511,25 @@ function removeTreeIn(parent: DirHandle, name: string): void {
 export function purgeEntry(jail: string, id: string): QuarantineRecord {
   const rec = readRecord(jail, id);
   const q = openDirNoFollow(quarantineDir(jail));
+  const live = path.basename(entryDir(jail, id));
+  // Renamed first so a half-purged entry never looks like a live one.
+  const doomed = `.purging-${id}`;
   try {
-    // Rename first so a half-purged entry never looks like a live one.
-    const doomed = `.purging-${id}`;
-    fs.renameSync(q.at(path.basename(entryDir(jail, id))), q.at(doomed));
-    removeTreeIn(q, doomed);
+    fs.renameSync(q.at(live), q.at(doomed));
+    try {
+      // Refuse before deleting anything, so that a refused entry keeps its record.
+      checkDepthIn(q, Buffer.from(doomed));
+      removeTreeIn(q, Buffer.from(doomed));
+    } catch (e) {
+      // Put what is left back where `list` shows it, and say why it stays.
+      try {
+        fs.renameSync(q.at(doomed), q.at(live));
+      } catch {
+        /* gone after all, or the name is taken again */
+      }
+      if (e instanceof StoreError) throw e;
+      throw new StoreError(`could not purge ${id}: ${(e as Error).message}`, 'EPURGE');
+    }
   } finally {
     q.close();
   }

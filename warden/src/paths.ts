@@ -84,7 +84,8 @@ export function printable(p: Buffer): string {
         const ch = strictUtf8.decode(p.subarray(i, i + len));
         const cp = ch.codePointAt(0) ?? 0;
         // C1 controls and line/paragraph separators would still break a line of text.
-        if ((cp >= 0x80 && cp <= 0x9f) || cp === 0x2028 || cp === 0x2029) {
+        // Bidirectional overrides and isolates would reorder what the operator reads.
+        if ((cp >= 0x80 && cp <= 0x9f) || cp === 0x2028 || cp === 0x2029 || (cp >= 0x202a && cp <= 0x202e) || (cp >= 0x2066 && cp <= 0x2069)) {
           for (let k = 0; k < len; k++) out += '\\x' + hex2(p[i + k]);
         } else {
           out += ch;
@@ -99,6 +100,11 @@ export function printable(p: Buffer): string {
     i += 1;
   }
   return out;
+}
+
+/** A string from an untrusted record, rendered like a path: one line, no terminal controls. */
+export function printableText(s: unknown): string {
+  return printable(Buffer.from(String(s), 'utf8'));
 }
 
 function hex2(b: number): string {

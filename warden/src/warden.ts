@@ -85,7 +85,8 @@ export class Warden {
 
   constructor(readonly cfg: WardenConfig, private readonly deps: WardenDeps = {}) {
     this.logger = deps.logger ?? createLogger(cfg.logLevel);
-    this.tempDeferral = new TempDeferral(cfg.tmpGraceMs);
+    // Polling never sees a temp file go away, so a run could not end honestly: no deferral there.
+    this.tempDeferral = new TempDeferral(cfg.poll ? 0 : cfg.tmpGraceMs);
     this.clamd = new ClamdClient(cfg.clamd, { connectTimeoutMs: cfg.connectTimeoutMs, timeoutMs: cfg.scanTimeoutMs });
     this.queue = new ScanQueue((item) => this.process(item), {
       concurrency: typeof cfg.concurrency === 'number' ? cfg.concurrency : 1,

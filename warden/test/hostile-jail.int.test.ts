@@ -24,7 +24,7 @@ function io() {
 
 let n = 0;
 /** Writes a quarantine entry by hand: what the warden writes, or what a compromised one could. */
-function forge(jail: string, opts: { relative?: Buffer; path?: Buffer; text?: string; content?: Buffer; uid?: number; mode?: string } = {}): string {
+function forge(jail: string, opts: { relative?: Buffer; path?: Buffer; text?: string; content?: Buffer; uid?: number; mode?: string; extra?: Record<string, unknown> } = {}): string {
   const id = `20260102T030405Z-${(0xabc00000 + n++).toString(16)}`;
   const dir = path.join(jail, 'quarantine', id);
   fs.mkdirSync(dir, { recursive: true });
@@ -35,6 +35,7 @@ function forge(jail: string, opts: { relative?: Buffer; path?: Buffer; text?: st
     version: 1, id, time: new Date().toISOString(), status: 'quarantined', verdict: 'infected', signature: 'Forged', reason: 'forged',
     original: { path: rp, relative: recordPath(relative), workspace: '/workspace', uid: opts.uid ?? 1000, gid: opts.uid ?? 1000, mode: opts.mode ?? '0644', mtime: null, nlink: 1 },
     sha256: null, size: (opts.content ?? Buffer.from('payload\n')).length, scannedSha256: null, method: 'copy', tombstone: null, notes: [],
+    ...opts.extra,
   };
   fs.writeFileSync(path.join(dir, 'content'), opts.content ?? Buffer.from('payload\n'));
   fs.writeFileSync(path.join(dir, 'record.json'), JSON.stringify(rec));
@@ -136,5 +137,77 @@ describe('a forged jail cannot turn the root CLI against the host', () => {
     const started = Date.now();
     await expect(run(['list', '--jail', sbx.jail], io().io, {})).rejects.toThrow(/not a regular file/);
     expect(Date.now() - started).toBeLessThan(5000);
+  });
+
+  test('a record\'s text cannot drive the operator\'s terminal, and a record must name its own entry', async () => {
+    const ESC = '\u001b';
+    const id = forge(sbx.jail, { extra: { signature: `${ESC}]0;PWNED\u0007${ESC}[2K\rfake`, reason: `${ESC}[31mred`, notes: [`${ESC}[1A`] } });
+    let t = io();
+    expect(await run(['list', '--jail', sbx.jail], t.io, {})).toBe(0);
+    expect(t.out()).toContain(id);
+    expect(t.out()).not.toContain(ESC);
+    t = io();
+    await run(['show', id, '--jail', sbx.jail], t.io, {});
+    expect(t.out()).not.toContain(ESC);
+    expect(t.out()).toContain('\\x1b]0;PWNED');
+    // Another entry's id, or a field of the wrong kind: refused, not printed.
+    const other = forge(sbx.jail, { extra: { id: '20260102T030405Z-00000000' } });
+    t = io();
+    expect(await run(['show', other, '--jail', sbx.jail], t.io, {})).toBe(1);
+    expect(t.err()).toMatch(/malformed \(id: not the name of its directory\)/);
+    const notes = forge(sbx.jail, { extra: { notes: 'not a list' } });
+    t = io();
+    expect(await run(['show', notes, '--jail', sbx.jail], t.io, {})).toBe(1);
+    expect(t.err()).toMatch(/malformed \(notes\)/);
+  });
+
+  test('an audit.log hard-linked to another file is neither written nor handed over', async () => {
+    const victim = path.join(outside, 'root-owned');
+    fs.writeFileSync(victim, 'root data\n', { mode: 0o666 });
+    fs.chownSync(sbx.jail, 1000, 1000);
+    fs.linkSync(victim, path.join(sbx.jail, 'audit.log'));
+    await expect(run(['list', '--jail', sbx.jail], io().io, {})).rejects.toThrow(/not the jail's own audit log \(links 2/);
+    expect(fs.statSync(victim).uid).toBe(0);
+    expect(fs.readFileSync(victim, 'utf8')).toBe('root data\n');
+  });
+
+  test('content that is a hard link, or more than its record says, is not restored', async () => {
+    const secret = path.join(outside, 'root-only');
+    fs.writeFileSync(secret, 'host secret\n', { mode: 0o600 });
+    const linked = forge(sbx.jail, { content: Buffer.from('host secret\n') });
+    const content = path.join(sbx.jail, 'quarantine', linked, 'content');
+    fs.rmSync(content);
+    fs.linkSync(secret, content);
+    let t = io();
+    expect(await run(['restore', linked, '--yes', '--workspace', sbx.ws, '--jail', sbx.jail], t.io, {})).toBe(1);
+    expect(t.err()).toMatch(/not the warden's own file \(links 2/);
+    // A sparse giant behind a small record: refused after at most the record's size.
+    const big = forge(sbx.jail);
+    const bigContent = path.join(sbx.jail, 'quarantine', big, 'content');
+    fs.truncateSync(bigContent, 1024 ** 3);
+    t = io();
+    expect(await run(['restore', big, '--yes', '--to', path.join(sbx.base, 'big'), '--jail', sbx.jail], t.io, {})).toBe(1);
+    expect(t.err()).toMatch(/does not match its record/);
+    expect(exists(path.join(sbx.base, 'big'))).toBe(false);
+    expect(fs.readdirSync(sbx.ws, { recursive: true }).map(String)).toEqual(['notes']);
+  });
+
+  test('purge copes with any name inside an entry, and refuses a tree the warden never writes', async () => {
+    const odd = forge(sbx.jail);
+    fs.writeFileSync(Buffer.concat([Buffer.from(path.join(sbx.jail, 'quarantine', odd) + '/'), Buffer.from([0x66, 0xff, 0x0a])]), 'x');
+    let t = io();
+    expect(await run(['purge', odd, '--yes', '--jail', sbx.jail], t.io, {})).toBe(0);
+    expect(exists(path.join(sbx.jail, 'quarantine', odd))).toBe(false);
+    const deep = forge(sbx.jail);
+    let d = path.join(sbx.jail, 'quarantine', deep);
+    for (let i = 0; i < 20; i++) fs.mkdirSync((d = path.join(d, 'd')));
+    t = io();
+    expect(await run(['purge', deep, '--yes', '--jail', sbx.jail], t.io, {})).toBe(1);
+    expect(t.err()).toMatch(/nested deeper than the warden ever writes/);
+    // Left where list shows it, not hidden under a .purging- name.
+    t = io();
+    expect(await run(['list', '--jail', sbx.jail], t.io, {})).toBe(0);
+    expect(t.out()).toContain(deep);
+    expect(exists(path.join(sbx.jail, 'quarantine', deep, 'content'))).toBe(true);
   });
 });

@@ -120,6 +120,14 @@ describe('clawjail quarantine (CLI)', () => {
     expect(await run(['show', ids.b, '--jail', sbx.jail], t.io, {})).toBe(1);
     expect(t.out()).toMatch(/content check: MISMATCH/);
     expect(auditEvents()).toContain('cli-show');
+    // Tampered content is not restored anywhere: the jail is the warden's, and it was changed.
+    const to = path.join(sbx.base, 'tampered-beta.exe');
+    t = io();
+    expect(await run(['restore', ids.b, '--yes', '--to', to, '--jail', sbx.jail], t.io, {})).toBe(1);
+    expect(t.err()).toMatch(/does not match its record .*refusing to restore it/);
+    expect(exists(to)).toBe(false);
+    expect(fs.readdirSync(sbx.base).filter((n) => n.startsWith('.clawjail-restore'))).toEqual([]);
+    fs.truncateSync(content, EICAR.length); // as it was, for the tests below
   });
 
   test('restore needs a place: --to or a workspace, never the path the record names', async () => {
@@ -166,7 +174,7 @@ describe('clawjail quarantine (CLI)', () => {
     t = io();
     expect(await run(['restore', ids.b, '--yes', '--to', elsewhere, '--jail', sbx.jail], t.io, {})).toBe(0);
     expect(exists(elsewhere)).toBe(true);
-    expect(t.err()).toMatch(/differs from the record/); // we tampered with it above
+    expect(fs.statSync(elsewhere).mode & 0o777).toBe(0o600); // a place of the operator's: private
     const mirror = path.join(sbx.base, 'mirror');
     fs.mkdirSync(path.join(mirror, 'sub dir'), { recursive: true });
     t = io();
@@ -183,7 +191,7 @@ describe('clawjail quarantine (CLI)', () => {
     fs.symlinkSync(outside, path.join(ws, 'sub dir'));
     let t = io();
     expect(await run(['restore', ids.b, '--yes', '--workspace', ws, '--jail', sbx.jail], t.io, {})).toBe(1);
-    expect(t.err()).toMatch(/refusing to restore into .*outside the workspace/);
+    expect(t.err()).toMatch(/refusing to restore into .*a directory on the way is a symlink/);
     expect(fs.readdirSync(outside)).toEqual([]);
     // The same restore with a real directory there works: the check is not refusing everything.
     fs.unlinkSync(path.join(ws, 'sub dir'));
