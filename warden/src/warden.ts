@@ -40,9 +40,13 @@ export interface WardenCounters {
   quarantineFailures: number;
   fullScans: number;
   auditErrors: number;
+  /** bursts of events large enough that some may have been lost (each answered by a full scan) */
+  eventBursts: number;
 }
 
 const MAX_CRASHES = 3;
+/** Watcher events within one second that count as a burst (see noteEvent). */
+const BURST_EVENTS = 1000;
 
 export class Warden {
   readonly logger: Logger;
@@ -78,9 +82,10 @@ export class Warden {
   private readonly startedAt = Date.now();
   private healthPort: number | null = null;
   private readonly tempDeferral: TempDeferral;
+  private readonly burst: { windowStart: number; count: number; timer: NodeJS.Timeout | null } = { windowStart: 0, count: 0, timer: null };
   readonly counters: WardenCounters = {
     scans: 0, clean: 0, infected: 0, unscannable: 0, quarantined: 0, allowed: 0, symlinksIgnored: 0, specialIgnored: 0,
-    changedDuringScan: 0, quarantineRaces: 0, quarantineFailures: 0, fullScans: 0, auditErrors: 0,
+    changedDuringScan: 0, quarantineRaces: 0, quarantineFailures: 0, fullScans: 0, auditErrors: 0, eventBursts: 0,
   };
 
   constructor(readonly cfg: WardenConfig, private readonly deps: WardenDeps = {}) {
@@ -133,7 +138,10 @@ export class Warden {
     }
 
     this.watcher = new TreeWatcher(this.root.toString(), { poll: cfg.poll, pollIntervalMs: cfg.pollIntervalMs }, {
-      onPath: (p, why) => this.enqueue(p, why),
+      onPath: (p, why) => {
+        this.noteEvent();
+        this.enqueue(p, why);
+      },
       // list a new directory only once chokidar watches it (see TreeWatcher.whenWatching)
       onDir: (p, why) => void this.walkWhenWatched(p, why),
       onReconcile: (d, since) => this.scheduleReconcile(d, since),
@@ -176,6 +184,7 @@ export class Warden {
     if (this.stopping) return;
     this.stopping = true;
     for (const t of this.timers) clearInterval(t);
+    if (this.burst.timer) clearTimeout(this.burst.timer);
     if (this.probeTimer) clearTimeout(this.probeTimer);
     if (this.reconcileTimer) clearTimeout(this.reconcileTimer);
     await this.watcher?.close();
@@ -190,6 +199,28 @@ export class Warden {
   }
 
   // --- events in ---
+
+  /**
+   * The kernel queues at most fs.inotify.max_queued_events (16384 by default) per watcher; past
+   * that it drops events and reports an overflow, which libuv discards without a word. So a burst
+   * of events is taken as a sign that some may be lost, and answered with a walk of the whole
+   * tree once the second is out (coalesced with any full scan already running).
+   */
+  private noteEvent(): void {
+    const now = Date.now();
+    if (now - this.burst.windowStart >= 1000) {
+      this.burst.windowStart = now;
+      this.burst.count = 0;
+    }
+    if (++this.burst.count !== BURST_EVENTS || this.burst.timer || this.stopping) return;
+    this.counters.eventBursts++;
+    this.logger.info('event burst: some inotify events may be lost, a full scan follows', { events: BURST_EVENTS, withinMs: now - this.burst.windowStart });
+    this.burst.timer = setTimeout(() => {
+      this.burst.timer = null;
+      void this.fullScan('event-burst');
+    }, 1000);
+    this.burst.timer.unref();
+  }
 
   private enqueue(p: Buffer, why: string): void {
     if (this.stopping) return;

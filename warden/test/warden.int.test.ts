@@ -153,6 +153,21 @@ describe('warden (in-process, real clamd)', () => {
       expect(fs.readdirSync(sbx.p(dir)).filter((n) => !n.endsWith('.quarantined.txt'))).toEqual([]);
     });
 
+    test("a flood that overflows the kernel's inotify queue hides nothing written in it", async () => {
+      const dir = sbx.p('flood-q');
+      fs.mkdirSync(dir);
+      for (let i = 1; i <= 200; i++) fs.writeFileSync(path.join(dir, `f${i}`), `clean ${i}\n`);
+      await waitFor(() => auditFor(sbx.jail, path.join(dir, 'f200'), 'clean').length > 0, 20000, 'the churn files scanned');
+      const payload = path.join(dir, 'payload.com');
+      // The warden runs in this process: while these synchronous calls hold the event loop, the
+      // kernel queues 24,000 events (more than max_queued_events, 16384), drops the rest and
+      // reports only an overflow, which libuv discards. The payload's own events are among the
+      // dropped ones.
+      execFileSync('bash', ['-c', `for n in $(seq 1 120); do touch ${dir}/f{1..200}; done`]);
+      fs.writeFileSync(payload, EICAR);
+      await caught(payload, 30000);
+    });
+
     test("OpenClaw's atomic write: the rename target is scanned", async () => {
       fs.mkdirSync(sbx.p('tmp2'));
       const t = sbx.p('tmp2', '.fs-safe-replace.77.1b4e28ba-2fa1-11d2-883f-0016d3cca427.tmp');
