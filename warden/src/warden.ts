@@ -6,7 +6,8 @@ import * as fs from 'fs';
 import { WardenConfig } from './config';
 import { ClamdClient, ClamdUnavailableError } from './clamd-client';
 import { Verdict, endpointToString } from './clamd-protocol';
-import { Scanner, FileIdentity, fdChunks } from './scanner';
+import { Scanner, FileIdentity, fdChunks, identityOf } from './scanner';
+import { CleanCache } from './clean-cache';
 import { Quarantine } from './quarantine';
 import { AuditLog, AuditEntry } from './audit';
 import { ScanQueue, QueueItem, ProcessResult } from './scan-queue';
@@ -45,6 +46,8 @@ export interface WardenCounters {
 }
 
 const MAX_CRASHES = 3;
+/** Full scans that only look for lost events (see walk). */
+const SKIP_UNCHANGED_WALKS = new Set(['event-burst', 'overflow']);
 /** Watcher events within one second that count as a burst (see noteEvent). */
 const BURST_EVENTS = 1000;
 
@@ -82,6 +85,7 @@ export class Warden {
   private readonly startedAt = Date.now();
   private healthPort: number | null = null;
   private readonly tempDeferral: TempDeferral;
+  private readonly cleanCache = new CleanCache();
   private readonly burst: { windowStart: number; count: number; timer: NodeJS.Timeout | null } = { windowStart: 0, count: 0, timer: null };
   readonly counters: WardenCounters = {
     scans: 0, clean: 0, infected: 0, unscannable: 0, quarantined: 0, allowed: 0, symlinksIgnored: 0, specialIgnored: 0,
@@ -299,9 +303,19 @@ export class Warden {
 
   private async walk(dir: Buffer, why: string): Promise<{ entries: number; dirs: number }> {
     this.walksActive++;
+    // These walks look for changes whose events were lost, not for new signatures: a file found
+    // clean and unchanged since need not be scanned again.
+    const onlyChanged = SKIP_UNCHANGED_WALKS.has(why);
     try {
       return await walkTree(dir, {
         entry: async (p) => {
+          if (onlyChanged) {
+            // Already queued or being scanned: that scan sees its latest bytes (a change during
+            // a scan forces a rescan anyway).
+            if (this.queue.holds(p)) return;
+            const st = await fs.promises.lstat(p, { bigint: true }).catch(() => null);
+            if (st?.isFile() && this.cleanCache.unchanged(pathKey(p), identityOf(st))) return;
+          }
           if (this.queue.size >= this.queue.max) await this.queue.waitForCapacity();
           this.enqueue(p, why);
         },
@@ -406,6 +420,7 @@ export class Warden {
       return this.unscannable(p, null, null, null, { kind: 'unscannable', reason: 'clamd-error', detail: `clamd failed ${item.crashes} times while scanning this file` });
     }
     let out;
+    this.cleanCache.forget(pathKey(p));
     try {
       out = await this.scanner.scan(p);
     } catch (e) {
@@ -467,6 +482,7 @@ export class Warden {
       }
       const d = dispositionFor(v, this.cfg.unscannable);
       if (d.action === 'clean') {
+        this.cleanCache.remember(pathKey(p), out.before);
         this.counters.clean++;
         this.logger.debug('clean', { path: printable(p), sha256: out.sha256, size: out.bytes });
         if (this.cfg.auditClean) this.auditEvent({ event: 'clean', path: recordPath(p), sha256: out.sha256, size: out.bytes });

@@ -158,14 +158,26 @@ describe('warden (in-process, real clamd)', () => {
       fs.mkdirSync(dir);
       for (let i = 1; i <= 200; i++) fs.writeFileSync(path.join(dir, `f${i}`), `clean ${i}\n`);
       await waitFor(() => auditFor(sbx.jail, path.join(dir, 'f200'), 'clean').length > 0, 20000, 'the churn files scanned');
+      // Elsewhere: a file already found clean, and others that nobody touches.
+      const quiet = sbx.p('flood-q-quiet');
+      fs.mkdirSync(quiet);
+      const kept = path.join(quiet, 'kept.txt');
+      fs.writeFileSync(kept, 'clean for now\n');
+      for (let i = 1; i <= 20; i++) fs.writeFileSync(path.join(quiet, `still${i}`), `untouched ${i}\n`);
+      await waitFor(() => [kept, path.join(quiet, 'still20')].every((f) => auditFor(sbx.jail, f, 'clean').length > 0), 20000, 'the quiet files scanned');
       const payload = path.join(dir, 'payload.com');
       // The warden runs in this process: while these synchronous calls hold the event loop, the
       // kernel queues 24,000 events (more than max_queued_events, 16384), drops the rest and
       // reports only an overflow, which libuv discards. The payload's own events are among the
-      // dropped ones.
+      // dropped ones, and so are those of the clean file rewritten in place.
       execFileSync('bash', ['-c', `for n in $(seq 1 120); do touch ${dir}/f{1..200}; done`]);
       fs.writeFileSync(payload, EICAR);
+      fs.writeFileSync(kept, EICAR);
       await caught(payload, 30000);
+      await caught(kept, 30000);
+      // The walk that found them skipped what was clean and unchanged.
+      await warden.whenIdle();
+      for (let i = 1; i <= 20; i++) expect(auditFor(sbx.jail, path.join(quiet, `still${i}`), 'clean')).toHaveLength(1);
     });
 
     test("OpenClaw's atomic write: the rename target is scanned", async () => {
