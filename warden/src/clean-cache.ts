@@ -1,14 +1,14 @@
-// What the warden last found clean, by path: the inode, size and change times it had then. A
-// file whose identity is still the same has the same bytes (a write moves ctime, which no
-// unprivileged process can set back), so a scan that only looks for lost events may skip it.
-// Bounded: the oldest entries go first, and a forgotten file is merely scanned again.
+// What the warden last found clean, by path: the inode, size and change times it had then, and
+// the sha256 of the bytes clamd judged. A walk that only looks for lost events skips a file whose
+// identity and bytes are both unchanged (the identity alone is not enough: a write through mmap
+// moves no timestamp). Bounded: the oldest entries go first; a forgotten file is scanned again.
 
 import type { FileIdentity } from './scanner';
 
 const signature = (id: FileIdentity) => `${id.dev}:${id.ino}:${id.size}:${id.ctimeNs}:${id.mtimeNs}`;
 
 export class CleanCache {
-  private readonly entries = new Map<string, string>();
+  private readonly entries = new Map<string, { sig: string; sha256: string }>();
 
   constructor(private readonly max = 100_000) {}
 
@@ -16,9 +16,9 @@ export class CleanCache {
     return this.entries.size;
   }
 
-  remember(key: string, id: FileIdentity): void {
+  remember(key: string, id: FileIdentity, sha256: string): void {
     this.entries.delete(key);
-    this.entries.set(key, signature(id));
+    this.entries.set(key, { sig: signature(id), sha256 });
     if (this.entries.size > this.max) {
       const oldest = this.entries.keys().next().value;
       if (oldest !== undefined) this.entries.delete(oldest);
@@ -29,8 +29,9 @@ export class CleanCache {
     this.entries.delete(key);
   }
 
-  /** True only if the file was found clean and nothing about it has changed since. */
-  unchanged(key: string, id: FileIdentity): boolean {
-    return this.entries.get(key) === signature(id);
+  /** The sha256 it was found clean with, if its identity is still the same; else null. */
+  cleanSha256(key: string, id: FileIdentity): string | null {
+    const e = this.entries.get(key);
+    return e && e.sig === signature(id) ? e.sha256 : null;
   }
 }

@@ -104,12 +104,6 @@ export class ScanQueue extends EventEmitter {
     return o;
   }
 
-  /** Whether this path is waiting or being scanned. */
-  holds(path: Buffer): boolean {
-    const key = path.toString('latin1');
-    return this.pending.has(key) || this.inflight.has(key);
-  }
-
   add(path: Buffer, reason = 'event', delayMs = this.opts.debounceMs): AddResult {
     if (this.closed) return 'overflow';
     const key = path.toString('latin1');

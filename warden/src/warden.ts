@@ -6,7 +6,7 @@ import * as fs from 'fs';
 import { WardenConfig } from './config';
 import { ClamdClient, ClamdUnavailableError } from './clamd-client';
 import { Verdict, endpointToString } from './clamd-protocol';
-import { Scanner, FileIdentity, fdChunks, identityOf } from './scanner';
+import { Scanner, FileIdentity, fdChunks, hashFd, identityOf } from './scanner';
 import { CleanCache } from './clean-cache';
 import { Quarantine } from './quarantine';
 import { AuditLog, AuditEntry } from './audit';
@@ -72,7 +72,8 @@ export class Warden {
   private probeAttempt = 0;
   private walksActive = 0;
   private fullScanRunning = false;
-  private fullScanAgain = false;
+  /** The reason of the walk to run after the current one, if any. */
+  private fullScanAgain: string | null = null;
   private startupScan: { state: 'pending' | 'running' | 'done'; entries: number; dirs: number; ms: number } = { state: 'pending', entries: 0, dirs: 0, ms: 0 };
   private startupDone!: Promise<void>;
   private resolveStartup!: () => void;
@@ -86,6 +87,7 @@ export class Warden {
   private healthPort: number | null = null;
   private readonly tempDeferral: TempDeferral;
   private readonly cleanCache = new CleanCache();
+  private sweep: { since: number; timer: NodeJS.Timeout | null } = { since: Infinity, timer: null };
   private readonly burst: { windowStart: number; count: number; timer: NodeJS.Timeout | null } = { windowStart: 0, count: 0, timer: null };
   readonly counters: WardenCounters = {
     scans: 0, clean: 0, infected: 0, unscannable: 0, quarantined: 0, allowed: 0, symlinksIgnored: 0, specialIgnored: 0,
@@ -189,6 +191,7 @@ export class Warden {
     this.stopping = true;
     for (const t of this.timers) clearInterval(t);
     if (this.burst.timer) clearTimeout(this.burst.timer);
+    if (this.sweep.timer) clearTimeout(this.sweep.timer);
     if (this.probeTimer) clearTimeout(this.probeTimer);
     if (this.reconcileTimer) clearTimeout(this.reconcileTimer);
     await this.watcher?.close();
@@ -216,9 +219,9 @@ export class Warden {
       this.burst.windowStart = now;
       this.burst.count = 0;
     }
-    if (++this.burst.count !== BURST_EVENTS || this.burst.timer || this.stopping) return;
+    if (++this.burst.count < BURST_EVENTS || this.burst.timer || this.stopping) return;
     this.counters.eventBursts++;
-    this.logger.info('event burst: some inotify events may be lost, a full scan follows', { events: BURST_EVENTS, withinMs: now - this.burst.windowStart });
+    this.logger.info('event burst: some inotify events may be lost, a full scan follows', { events: this.burst.count, withinMs: now - this.burst.windowStart });
     this.burst.timer = setTimeout(() => {
       this.burst.timer = null;
       void this.fullScan('event-burst');
@@ -301,21 +304,15 @@ export class Warden {
     }
   }
 
-  private async walk(dir: Buffer, why: string): Promise<{ entries: number; dirs: number }> {
+  private async walk(dir: Buffer, why: string, only?: (p: Buffer) => Promise<boolean>): Promise<{ entries: number; dirs: number }> {
     this.walksActive++;
     // These walks look for changes whose events were lost, not for new signatures: a file found
-    // clean and unchanged since need not be scanned again.
-    const onlyChanged = SKIP_UNCHANGED_WALKS.has(why);
+    // clean and still holding the same bytes need not be scanned again.
+    const wanted = only ?? (SKIP_UNCHANGED_WALKS.has(why) ? (p: Buffer) => this.changedSinceClean(p) : null);
     try {
       return await walkTree(dir, {
         entry: async (p) => {
-          if (onlyChanged) {
-            // Already queued or being scanned: that scan sees its latest bytes (a change during
-            // a scan forces a rescan anyway).
-            if (this.queue.holds(p)) return;
-            const st = await fs.promises.lstat(p, { bigint: true }).catch(() => null);
-            if (st?.isFile() && this.cleanCache.unchanged(pathKey(p), identityOf(st))) return;
-          }
+          if (wanted && !(await wanted(p))) return;
           if (this.queue.size >= this.queue.max) await this.queue.waitForCapacity();
           this.enqueue(p, why);
         },
@@ -332,28 +329,80 @@ export class Warden {
     }
   }
 
+  /**
+   * False only for a regular file found clean before whose identity (inode, size, ctime, mtime)
+   * and bytes (sha256, hashed here without clamd) are still the same: a write through mmap moves
+   * neither the times nor raises an event, so the identity alone is not enough.
+   */
+  private async changedSinceClean(p: Buffer): Promise<boolean> {
+    const st = await fs.promises.lstat(p, { bigint: true }).catch(() => null);
+    if (!st?.isFile()) return true;
+    const sha = this.cleanCache.cleanSha256(pathKey(p), identityOf(st));
+    if (sha === null) return true;
+    let fd: number;
+    try {
+      fd = fs.openSync(p, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK);
+    } catch {
+      return true;
+    }
+    try {
+      const now = fs.fstatSync(fd, { bigint: true });
+      if (now.ino !== st.ino || now.dev !== st.dev) return true;
+      return (await hashFd(fd)).sha256 !== sha;
+    } catch {
+      return true;
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
+
+  /**
+   * A write event for a name that is gone by the time it is scanned: the bytes may have gone
+   * into another name of the same inode (ln F x; open x; unlink x; write), and F gets no event of
+   * its own. Every file whose ctime is that recent is queued; one sweep a second at most.
+   */
+  private scheduleSweep(sinceMs: number): void {
+    this.sweep.since = Math.min(this.sweep.since, sinceMs);
+    if (this.sweep.timer || this.stopping) return;
+    this.sweep.timer = setTimeout(() => {
+      const since = this.sweep.since;
+      this.sweep = { since: Infinity, timer: null };
+      const sinceNs = BigInt(Math.floor(since)) * 1_000_000n;
+      void this.walk(this.root, 'gone-sweep', async (p) => {
+        const st = await fs.promises.lstat(p, { bigint: true }).catch(() => null);
+        return !!st?.isFile() && st.ctimeNs >= sinceNs;
+      });
+    }, 1000);
+    this.sweep.timer.unref();
+  }
+
   /** Walk the whole workspace into the queue (startup, periodic, after an overflow). One at a time. */
   private async fullScan(why: string): Promise<void> {
     if (this.stopping) return;
     if (this.fullScanRunning) {
-      this.fullScanAgain = true;
+      // One more walk after this one; a walk that skips nothing outranks one that only looks
+      // for lost events, so a stream of bursts cannot stand in for the periodic rescan.
+      if (this.fullScanAgain === null || SKIP_UNCHANGED_WALKS.has(this.fullScanAgain)) this.fullScanAgain = why;
       return;
     }
     this.fullScanRunning = true;
-    const t0 = Date.now();
-    if (why === 'startup') this.startupScan.state = 'running';
+    let reason = why;
     try {
-      do {
-        this.fullScanAgain = false;
+      for (;;) {
+        const t0 = Date.now();
+        if (reason === 'startup') this.startupScan.state = 'running';
+        this.fullScanAgain = null;
         this.counters.fullScans++;
-        const st = await this.walk(this.root, why);
-        this.logger.info('full scan walked', { why, entries: st.entries, dirs: st.dirs, ms: Date.now() - t0 });
-        if (why === 'startup' && this.startupScan.state === 'running') {
+        const st = await this.walk(this.root, reason);
+        this.logger.info('full scan walked', { why: reason, entries: st.entries, dirs: st.dirs, ms: Date.now() - t0 });
+        if (reason === 'startup' && this.startupScan.state === 'running') {
           this.startupScan = { state: 'done', entries: st.entries, dirs: st.dirs, ms: Date.now() - t0 };
           await this.auditEvent({ event: 'startup-scan-walked', entries: st.entries, dirs: st.dirs, ms: Date.now() - t0 });
           this.resolveStartup();
         }
-      } while (this.fullScanAgain && !this.stopping);
+        if (this.fullScanAgain === null || this.stopping) break;
+        reason = this.fullScanAgain;
+      }
     } finally {
       this.fullScanRunning = false;
       if (why === 'startup') this.resolveStartup();
@@ -433,6 +482,7 @@ export class Warden {
     if (out.kind !== 'scanned') this.logger.debug('scan outcome', { path: printable(p), outcome: out.kind, reason: item.reason, attempt: item.attempts });
     switch (out.kind) {
       case 'gone':
+        this.scheduleSweep(item.firstSeen - 2000);
         return;
       case 'symlink':
         this.counters.symlinksIgnored++;
@@ -482,7 +532,7 @@ export class Warden {
       }
       const d = dispositionFor(v, this.cfg.unscannable);
       if (d.action === 'clean') {
-        this.cleanCache.remember(pathKey(p), out.before);
+        this.cleanCache.remember(pathKey(p), out.before, out.sha256);
         this.counters.clean++;
         this.logger.debug('clean', { path: printable(p), sha256: out.sha256, size: out.bytes });
         if (this.cfg.auditClean) this.auditEvent({ event: 'clean', path: recordPath(p), sha256: out.sha256, size: out.bytes });

@@ -8,25 +8,25 @@ const id = (over: Partial<FileIdentity> = {}): FileIdentity => ({
 describe('CleanCache', () => {
   test('unchanged only for the same inode, size and change times', () => {
     const c = new CleanCache();
-    c.remember('a', id());
-    expect(c.unchanged('a', id())).toBe(true);
-    expect(c.unchanged('a', id({ ctimeNs: 6n }))).toBe(false); // written, even with mtime set back
-    expect(c.unchanged('a', id({ ino: 9n }))).toBe(false); // replaced by another file
-    expect(c.unchanged('a', id({ size: 4n }))).toBe(false);
-    expect(c.unchanged('b', id())).toBe(false); // never seen
+    c.remember('a', id(), 'h');
+    expect(c.cleanSha256('a', id())).toBe('h');
+    expect(c.cleanSha256('a', id({ ctimeNs: 6n }))).toBeNull(); // written, even with mtime set back
+    expect(c.cleanSha256('a', id({ ino: 9n }))).toBeNull(); // replaced by another file
+    expect(c.cleanSha256('a', id({ size: 4n }))).toBeNull();
+    expect(c.cleanSha256('b', id())).toBeNull(); // never seen
     c.forget('a');
-    expect(c.unchanged('a', id())).toBe(false);
+    expect(c.cleanSha256('a', id())).toBeNull();
   });
 
   test('bounded: the oldest entry goes first', () => {
     const c = new CleanCache(2);
-    c.remember('a', id());
-    c.remember('b', id());
-    c.remember('a', id()); // refreshed
-    c.remember('c', id());
+    c.remember('a', id(), 'h');
+    c.remember('b', id(), 'h');
+    c.remember('a', id(), 'h'); // refreshed
+    c.remember('c', id(), 'h');
     expect(c.size).toBe(2);
-    expect(c.unchanged('b', id())).toBe(false);
-    expect(c.unchanged('a', id())).toBe(true);
-    expect(c.unchanged('c', id())).toBe(true);
+    expect(c.cleanSha256('b', id())).toBeNull();
+    expect(c.cleanSha256('a', id())).toBe('h');
+    expect(c.cleanSha256('c', id())).toBe('h');
   });
 });

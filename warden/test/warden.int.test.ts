@@ -4,7 +4,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as crypto from 'crypto';
-import { execFileSync } from 'child_process';
+import { execFileSync, spawn } from 'child_process';
 import { Warden } from '../src/warden';
 import { ClamdInstance, EICAR, corpusFiles, startClamd } from './clamd-harness';
 import { Sandbox, auditFor, exists, isQuarantined, readAudit, recordFor, records, sleep, startWarden, tempDir, tombstoneOf, waitFor } from './helpers';
@@ -178,6 +178,61 @@ describe('warden (in-process, real clamd)', () => {
       // The walk that found them skipped what was clean and unchanged.
       await warden.whenIdle();
       for (let i = 1; i <= 20; i++) expect(auditFor(sbx.jail, path.join(quiet, `still${i}`), 'clean')).toHaveLength(1);
+    });
+
+    /** 1,200 events in another directory within a second: a burst, so a walk for lost events follows. */
+    const burst = (name: string) => {
+      const d = sbx.p(name);
+      fs.mkdirSync(d, { recursive: true });
+      execFileSync('bash', ['-c', `touch ${d}/b{1..200}; for n in 1 2 3 4 5 6; do touch ${d}/b{1..200}; done`]);
+    };
+
+    test('a write through mmap, which raises no event and moves no timestamp, is caught by the next walk for lost events', async () => {
+      const dir = sbx.p('mmap');
+      fs.mkdirSync(dir);
+      const f = path.join(dir, 'note.txt');
+      fs.writeFileSync(f, Buffer.alloc(EICAR.length, 'a'));
+      await waitFor(() => auditFor(sbx.jail, f, 'clean').length > 0, 20000, 'first clean scan');
+      const bin = path.join(outside, 'mmapwrite');
+      execFileSync('gcc', ['-O2', '-o', bin, path.join(__dirname, 'fixtures', 'mmapwrite.c')]);
+      const go = path.join(outside, 'mmap-go');
+      const child = spawn(bin, [f, EICAR.toString('latin1'), go], { stdio: ['ignore', 'pipe', 'inherit'] });
+      let out = '';
+      child.stdout.on('data', (d) => (out += String(d)));
+      const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+      await waitFor(() => out.includes('mapped'), 10000, 'the mapping');
+      // One event after the page fault: the warden judges the file, as it is now, clean.
+      const judged = auditFor(sbx.jail, f, 'clean').length;
+      fs.utimesSync(f, new Date(), new Date());
+      await waitFor(() => auditFor(sbx.jail, f, 'clean').length > judged, 20000, 'the clean scan after the fault');
+      await warden.whenIdle();
+      const before = fs.statSync(f, { bigint: true });
+      fs.writeFileSync(go, '');
+      expect(await exited).toBe(0);
+      const after = fs.statSync(f, { bigint: true });
+      expect(fs.readFileSync(f).equals(EICAR)).toBe(true);
+      // The premise: nothing about the file says it changed.
+      expect([after.ino, after.size, after.ctimeNs, after.mtimeNs]).toEqual([before.ino, before.size, before.ctimeNs, before.mtimeNs]);
+      burst('mmap-burst');
+      await caught(f, 30000);
+    });
+
+    test('a write into another name of the same inode, unlinked before the write, is caught', async () => {
+      const dir = sbx.p('unlinked-link');
+      fs.mkdirSync(dir);
+      const f = path.join(dir, 'kept.txt');
+      fs.writeFileSync(f, 'clean for now\n');
+      await waitFor(() => auditFor(sbx.jail, f, 'clean').length > 0, 20000, 'first clean scan');
+      await warden.whenIdle();
+      // ln F x; open x; unlink x; write: the events name x, which is gone; F gets none.
+      const x = path.join(dir, 'x');
+      fs.linkSync(f, x);
+      const fd = fs.openSync(x, 'r+');
+      fs.unlinkSync(x);
+      fs.ftruncateSync(fd, 0);
+      fs.writeSync(fd, EICAR);
+      fs.closeSync(fd);
+      await caught(f, 20000);
     });
 
     test("OpenClaw's atomic write: the rename target is scanned", async () => {
