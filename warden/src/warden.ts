@@ -87,7 +87,7 @@ export class Warden {
   private healthPort: number | null = null;
   private readonly tempDeferral: TempDeferral;
   private readonly cleanCache = new CleanCache();
-  private sweep: { since: number; timer: NodeJS.Timeout | null } = { since: Infinity, timer: null };
+  private readonly sweep: { since: number; timer: NodeJS.Timeout | null; running: boolean } = { since: Infinity, timer: null, running: false };
   private readonly burst: { windowStart: number; count: number; timer: NodeJS.Timeout | null } = { windowStart: 0, count: 0, timer: null };
   readonly counters: WardenCounters = {
     scans: 0, clean: 0, infected: 0, unscannable: 0, quarantined: 0, allowed: 0, symlinksIgnored: 0, specialIgnored: 0,
@@ -365,12 +365,18 @@ export class Warden {
     this.sweep.since = Math.min(this.sweep.since, sinceMs);
     if (this.sweep.timer || this.stopping) return;
     this.sweep.timer = setTimeout(() => {
+      this.sweep.timer = null;
+      // One sweep at a time: a later request waits for the running one, then covers its own span.
+      if (this.sweep.running) return this.scheduleSweep(this.sweep.since);
       const since = this.sweep.since;
-      this.sweep = { since: Infinity, timer: null };
+      this.sweep.since = Infinity;
+      this.sweep.running = true;
       const sinceNs = BigInt(Math.floor(since)) * 1_000_000n;
       void this.walk(this.root, 'gone-sweep', async (p) => {
         const st = await fs.promises.lstat(p, { bigint: true }).catch(() => null);
         return !!st?.isFile() && st.ctimeNs >= sinceNs;
+      }).finally(() => {
+        this.sweep.running = false;
       });
     }, 1000);
     this.sweep.timer.unref();
