@@ -28,6 +28,11 @@ export class AuditLog {
     return new AuditLog(fd, file, actor, now);
   }
 
+  /** Lines appended but not yet on disk. */
+  get busy(): boolean {
+    return this.pending.length > 0 || this.flushing;
+  }
+
   get linesWritten(): number {
     return this.written;
   }

@@ -177,7 +177,10 @@ export class Warden {
     for (let stable = 0; stable < 3; ) {
       await this.queue.onIdle();
       await new Promise((r) => setTimeout(r, 20));
-      const busy = this.walksActive > 0 || this.reconcilePending.size > 0 || this.queue.size > 0 || this.queue.stats().inflight > 0;
+      // Work already promised counts too: a walk on a timer, and audit lines not yet on disk.
+      const busy =
+        this.walksActive > 0 || this.reconcilePending.size > 0 || this.queue.size > 0 || this.queue.stats().inflight > 0 ||
+        this.burst.timer !== null || this.sweep.timer !== null || this.sweep.running || this.fullScanRunning || !!this.audit?.busy;
       stable = busy ? 0 : stable + 1;
     }
   }
@@ -359,7 +362,8 @@ export class Warden {
   /**
    * A write event for a name that is gone by the time it is scanned: the bytes may have gone
    * into another name of the same inode (ln F x; open x; unlink x; write), and F gets no event of
-   * its own. Every file whose ctime is that recent is queued; one sweep a second at most.
+   * its own. Every file whose ctime is that recent, and that is not still what was found clean, is
+   * queued; one sweep a second at most.
    */
   private scheduleSweep(sinceMs: number): void {
     this.sweep.since = Math.min(this.sweep.since, sinceMs);
@@ -374,7 +378,7 @@ export class Warden {
       const sinceNs = BigInt(Math.floor(since)) * 1_000_000n;
       void this.walk(this.root, 'gone-sweep', async (p) => {
         const st = await fs.promises.lstat(p, { bigint: true }).catch(() => null);
-        return !!st?.isFile() && st.ctimeNs >= sinceNs;
+        return !!st?.isFile() && st.ctimeNs >= sinceNs && (await this.changedSinceClean(p));
       }).finally(() => {
         this.sweep.running = false;
       });
@@ -523,7 +527,11 @@ export class Warden {
     try {
       this.counters.scans++;
       let v: Verdict = out.verdict;
-      if (v.kind === 'unscannable' && v.reason === 'timeout') {
+      // A timeout or an ERROR is a verdict only if clamd is still there: one that is going down
+      // answers nonsense (e.g. "PROTOCOL ERROR") on its last streams. Otherwise it is an outage:
+      // the file waits for clamd (and counts as a crash, so a file that kills clamd each time
+      // still ends up unscannable).
+      if (v.kind === 'unscannable' && (v.reason === 'timeout' || v.reason === 'clamd-error')) {
         try {
           await this.clamd.ping();
         } catch (e) {
