@@ -1,19 +1,17 @@
 // The vault on the real Docker engine: the operator's CLI reaches the real OpenClaw in the cell
 // only through the gateway, pinned and authenticated; the prisoner can neither take the
 // gateway's port nor pass itself off as the gateway.
-import { execFile } from 'child_process';
 import * as fs from 'fs';
 import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
 import { generateCertificate } from '../../gateway/src/cert';
 import { GATEWAY_INTERNAL_PORT } from '../../infra/spec';
-import { exitCodeOf } from './deployer';
+import { clawjail } from './cli';
 import { testJail, type TestJail } from './testJail';
 
 jest.setTimeout(5 * 60_000);
 
-const CLI = path.resolve(__dirname, '..', '..', 'bin', 'clawjail');
 let jail: TestJail;
 let gatewayName: string;
 let cellName: string;
@@ -22,19 +20,7 @@ let fingerprint: string;
 let tmp: string;
 let tokenFile: string;
 
-interface CliResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
 
-function clawjail(...args: string[]): Promise<CliResult> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [CLI, ...args], { timeout: 60_000 }, (err, stdout, stderr) => {
-      resolve({ code: exitCodeOf(err), stdout, stderr });
-    });
-  });
-}
 
 /** Whether a TCP connection from the host to ip:port is accepted. */
 function tcpOpen(ip: string, port: number): Promise<boolean> {

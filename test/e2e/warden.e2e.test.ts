@@ -1,7 +1,6 @@
 // The warden in the jail, on the real Docker engine: the prisoner writes malware into its
 // workspace and finds only a tombstone; the file is in the jail, which the prisoner cannot see
 // and the operator reads with `clawjail quarantine --stack`; clamd is out of the prisoner's reach.
-import { execFile } from 'child_process';
 import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as net from 'net';
@@ -9,12 +8,11 @@ import * as os from 'os';
 import * as path from 'path';
 import { CLAMD_PORT, WARDEN_JAIL_DIR } from '../../infra/spec';
 import { EICAR } from '../../warden/test/clamd-harness';
-import { exitCodeOf } from './deployer';
+import { clawjail } from './cli';
 import { testJail, type TestJail } from './testJail';
 
 jest.setTimeout(5 * 60_000);
 
-const CLI = path.resolve(__dirname, '..', '..', 'bin', 'clawjail');
 const DIR = '/workspace/warden-e2e';
 let jail: TestJail;
 let cell: string;
@@ -22,13 +20,6 @@ let warden: string;
 let clamd: string;
 let tmp: string;
 
-function clawjail(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [CLI, ...args], { timeout: 60_000 }, (err, stdout, stderr) => {
-      resolve({ code: exitCodeOf(err), stdout, stderr });
-    });
-  });
-}
 
 /** Runs sh in the cell as the prisoner; the script's stdout. */
 async function prisoner(script: string, input?: Buffer): Promise<string> {

@@ -337,8 +337,8 @@ export class Warden {
    * and bytes (sha256, hashed here without clamd) are still the same: a write through mmap moves
    * neither the times nor raises an event, so the identity alone is not enough.
    */
-  private async changedSinceClean(p: Buffer): Promise<boolean> {
-    const st = await fs.promises.lstat(p, { bigint: true }).catch(() => null);
+  private async changedSinceClean(p: Buffer, known?: fs.BigIntStats): Promise<boolean> {
+    const st = known ?? (await fs.promises.lstat(p, { bigint: true }).catch(() => null));
     if (!st?.isFile()) return true;
     const sha = this.cleanCache.cleanSha256(pathKey(p), identityOf(st));
     if (sha === null) return true;
@@ -378,7 +378,7 @@ export class Warden {
       const sinceNs = BigInt(Math.floor(since)) * 1_000_000n;
       void this.walk(this.root, 'gone-sweep', async (p) => {
         const st = await fs.promises.lstat(p, { bigint: true }).catch(() => null);
-        return !!st?.isFile() && st.ctimeNs >= sinceNs && (await this.changedSinceClean(p));
+        return !!st?.isFile() && st.ctimeNs >= sinceNs && (await this.changedSinceClean(p, st));
       }).finally(() => {
         this.sweep.running = false;
       });
