@@ -8,7 +8,8 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { ClamdInstance, EICAR, corpusFiles, freePort, startClamd } from './clamd-harness';
 import { Sandbox, auditFor, exists, isQuarantined, readAudit, recordFor, sleep, tombstoneOf, waitFor } from './helpers';
-import { WARDEN_MAIN, WardenProcess, buildWarden } from './warden-process';
+import { UidCopy, copyForUid } from './uid-copy';
+import { WARDEN_DIR, WARDEN_MAIN, WardenProcess, buildWarden } from './warden-process';
 
 jest.setTimeout(180000);
 
@@ -27,15 +28,22 @@ describe('warden process (node warden/dist/main.js)', () => {
   let clamd: ClamdInstance;
   const sandboxes: Sandbox[] = [];
   const procs: WardenProcess[] = [];
+  // The warden as the prisoner's uid runs from a copy that uid can read: the checkout may sit
+  // where uid 1000 cannot traverse (/root, a mktemp -d folder). Made on first use, after the build.
+  let prisonerCopy: UidCopy | undefined;
 
   beforeAll(async () => {
     buildWarden();
     clamd = await startClamd({ maxThreads: 2 });
   });
   afterAll(async () => {
-    for (const p of procs) await p.stop().catch(() => {});
-    await clamd?.destroy();
-    for (const s of sandboxes) s.cleanup();
+    try {
+      for (const p of procs) await p.stop().catch(() => {});
+      await clamd?.destroy();
+      for (const s of sandboxes) s.cleanup();
+    } finally {
+      prisonerCopy?.remove();
+    }
   });
 
   function sandbox(owner?: number): Sandbox {
@@ -50,10 +58,12 @@ describe('warden process (node warden/dist/main.js)', () => {
   }
 
   async function start(s: Sandbox, env: Record<string, string> = {}, uid?: number): Promise<WardenProcess> {
+    const main = uid === undefined ? undefined : (prisonerCopy ??= copyForUid(WARDEN_DIR, 'dist/main.js', uid, uid)).main;
     const p = await WardenProcess.start({
       healthPort: await freePort(),
       uid,
       gid: uid,
+      main,
       logFile: path.join(s.base, 'warden.log'),
       env: { WARDEN_WATCH: s.ws, WARDEN_JAIL: s.jail, WARDEN_CLAMD: clamd.tcp, WARDEN_RESCAN_INTERVAL_S: '0', ...env },
     });

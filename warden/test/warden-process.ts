@@ -32,6 +32,8 @@ export interface WardenProcessOptions {
   uid?: number;
   gid?: number;
   logFile: string;
+  /** the entry to run (default WARDEN_MAIN); for another uid, a copy it can read (uid-copy.ts) */
+  main?: string;
 }
 
 export class WardenProcess {
@@ -48,8 +50,10 @@ export class WardenProcess {
   /** Start and wait until /healthz answers (any status). */
   static async start(o: WardenProcessOptions & { healthPort: number }, readyTimeoutMs = 30000): Promise<WardenProcess> {
     const out = fs.openSync(o.logFile, 'a');
-    const child = spawn(process.execPath, [WARDEN_MAIN], {
+    const main = o.main ?? WARDEN_MAIN;
+    const child = spawn(process.execPath, [main], {
       env: { PATH: process.env.PATH ?? '/usr/bin:/bin', WARDEN_HEALTH_PORT: String(o.healthPort), ...o.env },
+      cwd: o.main ? path.dirname(o.main) : undefined,
       uid: o.uid,
       gid: o.gid,
       stdio: ['ignore', out, out],
