@@ -1,6 +1,8 @@
 // `clawjail connect --stack NAME`: the gateway's URL, fingerprint and operator token, taken from
 // the stack's outputs with the Pulumi CLI (the token is a secret output; it is written to a
-// private temporary file for the session and removed when the command exits).
+// private temporary file for the session and removed when the command exits). The CLI runs
+// through scripts/pulumi.sh, so it finds the stack where `npm run deploy` put it (the local
+// backend and passphrase in ~/.clawjail) with the engine that deployed it.
 import { execFile } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
@@ -20,8 +22,10 @@ interface StackOutputs {
 export async function resolveStackTarget(stack: string): Promise<StackTarget> {
   let outputs: StackOutputs;
   try {
-    const { stdout } = await run('pulumi', ['stack', 'output', '--json', '--show-secrets', '--stack', stack], {
+    const script = path.join(REPO_ROOT, 'scripts', 'pulumi.sh');
+    const { stdout } = await run('bash', [script, 'stack', 'output', '--json', '--show-secrets', '--stack', stack], {
       cwd: REPO_ROOT,
+      env: { ...process.env, PULUMI_ENGINE_QUIET: '1' },
       maxBuffer: 16 << 20,
     });
     outputs = JSON.parse(stdout) as StackOutputs;

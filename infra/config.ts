@@ -286,6 +286,14 @@ function cidrRange(cidr: string): [number, number] {
   return [first, first + size - 1];
 }
 
+/** The `n`th address of an IPv4 network (n = 1 is the first after the network address). */
+export function hostInCidr(cidr: string, n: number): string {
+  const [first, last] = cidrRange(cidr);
+  const ip = first + n;
+  if (n < 1 || ip >= last) throw new Error(`${cidr} has no host number ${n}`);
+  return [24, 16, 8, 0].map((shift) => Math.floor(ip / 2 ** shift) % 256).join('.');
+}
+
 /** Whether `inner` lies wholly inside `outer`. */
 export function cidrContains(outer: string, inner: string): boolean {
   const [o0, o1] = cidrRange(outer);

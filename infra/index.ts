@@ -65,7 +65,7 @@ const cell = new Cell('cell', {
 });
 
 export const cellContainer = cell.containerName;
-export const cellImage = cell.image.imageName;
+export const cellImage = cell.image.name;
 export const gatewayContainer = gateway.containerName;
 export const gatewayUrl = urlOf(config);
 export const gatewayFingerprint = gateway.fingerprint;

@@ -721,6 +721,17 @@ describe('under the policy SDK proxy', () => {
     expect(() => run(pinnedImages, props)).toThrow(sdkProxy.UnknownValueError);
     expect(run(memoryLimit, props)).toEqual([]); // other policies do not touch the image
   });
+
+  test('a label value unknown in a preview (the image id) keeps every rule running, and judging', () => {
+    // The stack labels each container with its image id, which a preview does not know yet.
+    // Rules judge by the role and stack labels only; read through the proxy, the unknown value
+    // of another label must not stop them (the engine would report "can't run policy").
+    const labels = [...CELL_LABELS, { label: 'clawjail.stack', value: 'clawjail-dev' }, { label: 'clawjail.image-id', value: sdkProxy.unknownStringValue }];
+    const good = sdkProxy.unknownCheckingProxy(goodContainer({ labels }));
+    for (const p of allPolicies()) expect(run(p, good)).toEqual([]);
+    const bad = sdkProxy.unknownCheckingProxy(goodContainer({ labels, privileged: true }));
+    expect(run(notPrivileged, bad)).toHaveLength(1);
+  });
 });
 
 // ---------------------------------------------------------------------------------------------

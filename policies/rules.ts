@@ -33,6 +33,8 @@ export const VOLUME_TYPE = 'docker:index/volume:Volume';
 
 /** The label that marks a container as part of the jail, and its role in it. */
 export const ROLE_LABEL = 'clawjail.role';
+export const STACK_LABEL = 'clawjail.stack';
+const JUDGED_LABELS: ReadonlySet<string> = new Set([ROLE_LABEL, STACK_LABEL]);
 /** The prisoner's container. The read-only root fs can never be exempted for it. */
 export const CELL_ROLE = 'cell';
 
@@ -51,7 +53,12 @@ const isSet = (v: unknown): boolean => v !== undefined && v !== null;
 const q = (v: unknown): string => JSON.stringify(v);
 const listOrNone = (xs: readonly string[]): string => (xs.length ? xs.map(q).join(', ') : 'none');
 
-/** The labels of a container: Pulumi's `[{label, value}]`, or a plain map for robustness. */
+/**
+ * The labels the rules judge by (the container's role and stack): Pulumi's `[{label, value}]`,
+ * or a plain map for robustness. Only these values are read: another label's value may be
+ * unknown during a preview (the stack's image-id label is), and reading an unknown value stops
+ * the policy SDK from running the rule at all.
+ */
 export function containerLabels(props: Props): Record<string, string> {
   const out: Record<string, string> = {};
   const raw = props.labels;
@@ -59,11 +66,12 @@ export function containerLabels(props: Props): Record<string, string> {
     for (const entry of raw) {
       const e = asRecord(entry);
       const k = asString(e.label);
+      if (k === undefined || !JUDGED_LABELS.has(k)) continue;
       const v = asString(e.value);
-      if (k !== undefined && v !== undefined) out[k] = v;
+      if (v !== undefined) out[k] = v;
     }
   } else if (isRecord(raw)) {
-    for (const [k, v] of Object.entries(raw)) if (typeof v === 'string') out[k] = v;
+    for (const k of JUDGED_LABELS) if (typeof raw[k] === 'string') out[k] = raw[k] as string;
   }
   return out;
 }
@@ -145,7 +153,7 @@ const JOINABLE_FIELDS = new Set(['networkMode', 'pidMode', 'ipcMode']);
  */
 export function builtInNamespaceJoin(props: Props): string | undefined {
   const labels = containerLabels(props);
-  const stack = labels['clawjail.stack'];
+  const stack = labels[STACK_LABEL];
   if (labels[ROLE_LABEL] !== CELL_ROLE || !stack) return undefined;
   return `networkMode=container:${stack}-gateway`;
 }
@@ -316,7 +324,6 @@ export function checkHostMounts(props: Props): string[] {
 export const CELL_WORKSPACE_TARGET = '/workspace';
 /** The workspace volume of stack P is `P-sandbox_data` (infra/spec/names.ts). */
 export const WORKSPACE_VOLUME_SUFFIX = '-sandbox_data';
-const STACK_LABEL = 'clawjail.stack';
 
 /**
  * A cell mounts its workspace and nothing else: exactly one mount, at /workspace, of its own

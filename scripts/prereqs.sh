@@ -11,6 +11,8 @@ SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 # CLAWJAIL_PREREQS=deploy installs only what a deploy needs; the default is everything for tests.
 if [ "${CLAWJAIL_PREREQS:-test}" = deploy ]; then
   APT_PACKAGES=(docker.io iptables iproute2 openssl curl)
+elif [ "${CLAWJAIL_PREREQS:-test}" = deploy-offline ]; then
+  APT_PACKAGES=(docker.io iptables iproute2 openssl curl debootstrap)
 else
   APT_PACKAGES=(docker.io iptables iproute2 openssl curl debootstrap clamav-daemon clamdscan clamav-testfiles gcc libc6-dev runsc)
 fi
@@ -28,7 +30,7 @@ if ! timeout 10 docker info >/dev/null 2>&1; then
   # Register gVisor for the cellRuntime=runsc option, only on a host with no daemon config of its
   # own. --network=host is a runsc flag (it uses the container's namespace's stack directly):
   # Debian's 2022 runsc cannot run its own netstack in this VM.
-  if command -v runsc >/dev/null 2>&1 && [ ! -e /etc/docker/daemon.json ] && [ "${CLAWJAIL_PREREQS:-test}" != deploy ]; then
+  if command -v runsc >/dev/null 2>&1 && [ ! -e /etc/docker/daemon.json ] && [ "${CLAWJAIL_PREREQS:-test}" = test ]; then
     log "registering the runsc (gVisor) runtime in /etc/docker/daemon.json"
     $SUDO mkdir -p /etc/docker
     printf '{\n  "runtimes": { "runsc": { "path": "%s", "runtimeArgs": ["--network=host"] } }\n}\n' \

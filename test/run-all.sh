@@ -6,6 +6,8 @@ cd "$(dirname "$0")/.."
 bash scripts/prereqs.sh || { echo "0 passed, 1 failed"; exit 1; }
 bash infra/images/standins/build.sh || { echo "0 passed, 1 failed"; exit 1; }
 npm run --silent build || { echo "0 passed, 1 failed"; exit 1; }
+# The real Pulumi engine for test/e2e/pulumi.e2e.test.ts, built once (cached) before any test runs.
+bash scripts/pulumi-engine.sh >/dev/null || { echo "0 passed, 1 failed"; exit 1; }
 
 out=test-output
 rm -rf "$out"; mkdir -p "$out"

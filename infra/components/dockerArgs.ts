@@ -11,19 +11,24 @@ import type { ContainerSpec, ImageSpec, NetworkSpec, VolumeSpec } from '../spec'
 export const labelEntries = (labels: Record<string, string>) =>
   Object.entries(labels).map(([label, value]) => ({ label, value }));
 
-/** `hostArgs`: build arguments from the building machine (infra/buildArgs.ts), never secrets. */
-export function imageArgs(spec: ImageSpec, hostArgs: Record<string, string> = {}): docker.ImageArgs {
+/**
+ * `hostArgs`: build arguments from the building machine (infra/buildArgs.ts), never secrets.
+ * `digest`: what the build sees (infra/contextDigest.ts); a new digest rebuilds the image.
+ */
+export function imageArgs(spec: ImageSpec, hostArgs: Record<string, string> = {}, digest = ''): docker.RemoteImageArgs {
   return {
-    imageName: spec.name,
+    name: spec.name,
     build: {
       context: path.join(REPO_ROOT, spec.context),
-      dockerfile: path.join(REPO_ROOT, spec.dockerfile),
-      args: { ...spec.buildArgs, ...hostArgs },
+      // The Engine API takes the Dockerfile's path inside the context.
+      dockerfile: path.relative(path.join(REPO_ROOT, spec.context), path.join(REPO_ROOT, spec.dockerfile)),
+      buildArgs: { ...spec.buildArgs, ...hostArgs },
       platform: 'linux/amd64',
     },
-    // Built on the jail's own host; there is no registry in the loop.
-    skipPush: true,
-    buildOnPreview: false,
+    triggers: { context: digest },
+    // Built on the jail's own host, no registry in the loop; kept when the stack is destroyed
+    // (a second stack on the host may run the same tag, and the next `up` starts from the cache).
+    keepLocally: true,
   };
 }
 
@@ -43,7 +48,33 @@ export function volumeArgs(spec: VolumeSpec): docker.VolumeArgs {
   return { name: spec.name, labels: labelEntries(spec.labels) };
 }
 
-const seconds = (s: number) => `${s}s`;
+/**
+ * A duration as the docker provider reads it back (Go's time.Duration String: "15s", "1m0s",
+ * "5m0s", "1h0m0s"); spelled any other way it would differ from the state at every refresh.
+ */
+export function goDuration(seconds: number): string {
+  if (!Number.isInteger(seconds) || seconds < 0) throw new Error(`a whole number of seconds, got ${seconds}`);
+  const h = Math.floor(seconds / 3600);
+  const m = Math.floor((seconds % 3600) / 60);
+  const s = seconds % 60;
+  if (h) return `${h}h${m}m${s}s`;
+  if (m) return `${m}m${s}s`;
+  return `${s}s`;
+}
+
+/**
+ * CPUs as the docker provider reads them back from NanoCPUs: "1.0", "2.0", "0.5", "1.25". Its
+ * rule counts the zeros of the number written with nine decimals: exactly nine, and it is
+ * rounded to one decimal; otherwise trailing zeros go (so 10 whole CPUs come back as "10.").
+ * Mirrored here, quirks included, or the state would differ at every refresh.
+ */
+export function cpusString(cpus: number): string {
+  const nano = Math.round(cpus * 1e9);
+  if (nano <= 0) throw new Error(`cpus must be positive, got ${cpus}`);
+  const fixed = `${Math.floor(nano / 1e9)}.${String(nano % 1e9).padStart(9, '0')}`;
+  if ((fixed.match(/0/g) ?? []).length === 9) return (nano / 1e9).toFixed(1);
+  return fixed.replace(/0+$/, '');
+}
 
 /**
  * `image` is the reference the container runs (the built image's name, so the policy pack can
@@ -74,21 +105,23 @@ export function containerArgs(
     tmpfs: spec.tmpfs,
     memory: spec.memoryMb,
     memorySwap: spec.memorySwapMb,
-    cpus: String(spec.cpus),
+    cpus: cpusString(spec.cpus),
     logDriver: spec.logDriver,
     logOpts: spec.logOpts,
     init: spec.init,
     restart: spec.restart,
     healthcheck: {
       tests: spec.healthcheck.test,
-      interval: seconds(spec.healthcheck.intervalSeconds),
-      timeout: seconds(spec.healthcheck.timeoutSeconds),
-      startPeriod: seconds(spec.healthcheck.startPeriodSeconds),
+      interval: goDuration(spec.healthcheck.intervalSeconds),
+      timeout: goDuration(spec.healthcheck.timeoutSeconds),
+      startPeriod: goDuration(spec.healthcheck.startPeriodSeconds),
       retries: spec.healthcheck.retries,
     },
     mounts: spec.mounts.map((m) => ({ type: m.type, source: m.source, target: m.target, readOnly: m.readOnly })),
     networkMode: spec.networkMode ?? undefined,
-    networksAdvanced: spec.networks.length ? spec.networks.map((name) => ({ name })) : undefined,
+    networksAdvanced: spec.networks.length
+      ? spec.networks.map((name, i) => (i === 0 && spec.networkAddress ? { name, ipv4Address: spec.networkAddress } : { name }))
+      : undefined,
     // Written before the first start (the container is created stopped), onto the container's
     // own volume; the provider sends them through the Engine API, never on a command line.
     uploads: Object.entries(spec.secretFiles).map(([file, key]) => ({

@@ -1,17 +1,19 @@
 // One container of the jail: its image, the container created stopped, and the pids limit applied
 // before it first runs. Cell, Gateway and the warden's services are this, each under its own
 // component type.
-import * as command from '@pulumi/command';
 import * as docker from '@pulumi/docker';
 import * as pulumi from '@pulumi/pulumi';
 import type { JailSecrets } from '../config';
-import { gatewayFingerprintScript, pidsLimitScript, type ContainerSpec } from '../spec';
+import { imageDigest } from '../contextDigest';
+import type { ContainerSpec } from '../spec';
+import { ContainerStart } from './containerStart';
 import { containerArgs, imageArgs, labelEntries } from './dockerArgs';
+import { GatewayFingerprint } from './gatewayFingerprint';
 
 export interface JailContainerArgs {
   spec: ContainerSpec;
   provider: docker.Provider;
-  /** DOCKER_HOST for the docker CLI that applies the pids limit; same engine as the provider. */
+  /** DOCKER_HOST for the docker CLI that applies the pids limit and starts; same engine as the provider. */
   dockerHost: string;
   secrets: pulumi.Output<JailSecrets>;
   /** Build arguments from the building machine (infra/buildArgs.ts). */
@@ -24,14 +26,14 @@ export interface JailContainerArgs {
    */
   extraLabels?: Record<string, pulumi.Input<string>>;
   /** An image another container of the jail already builds (clamd's, shared with freshclam). */
-  image?: docker.Image;
+  image?: docker.RemoteImage;
 }
 
 export abstract class JailContainer extends pulumi.ComponentResource {
-  readonly image: docker.Image;
+  readonly image: docker.RemoteImage;
   readonly container: docker.Container;
   /** Done once the pids limit is set and the container started: depend on this to run after. */
-  readonly started: command.local.Command;
+  readonly started: ContainerStart;
   readonly containerName: pulumi.Output<string>;
 
   protected constructor(type: string, name: string, args: JailContainerArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -39,37 +41,30 @@ export abstract class JailContainer extends pulumi.ComponentResource {
     const { spec } = args;
     this.image =
       args.image ??
-      new docker.Image(`${name}-image`, imageArgs(spec.image, args.hostBuildArgs), {
+      new docker.RemoteImage(`${name}-image`, imageArgs(spec.image, args.hostBuildArgs, imageDigest(spec.image)), {
         parent: this,
         provider: args.provider,
       });
     this.container = new docker.Container(
       `${name}-container`,
       {
-        ...containerArgs(spec, this.image.imageName, args.secrets),
+        ...containerArgs(spec, this.image.name, args.secrets),
         // The image's name:tag stays the same across rebuilds; its id in a label makes a rebuilt
-        // image replace the container instead of leaving the old one running.
-        labels: pulumi
-          .all([this.image.repoDigest, pulumi.output(args.extraLabels ?? {})])
-          .apply(([id, extra]) => [
-            ...labelEntries(spec.labels),
-            ...labelEntries(extra),
-            { label: 'clawjail.image-id', value: id ?? '' },
-          ]),
+        // image replace the container instead of leaving the old one running. A plain list, so
+        // that during a preview only the values not known yet are unknown, not the role and
+        // stack labels the policy pack judges by.
+        labels: [
+          ...labelEntries(spec.labels),
+          ...Object.entries(args.extraLabels ?? {}).map(([label, value]) => ({ label, value })),
+          { label: 'clawjail.image-id', value: this.image.imageId },
+        ],
       },
       // Container names are fixed, so a replacement must remove the old container first.
       { parent: this, provider: args.provider, dependsOn: args.dependsOn, deleteBeforeReplace: true },
     );
-    const script = pidsLimitScript(spec.name, spec.pidsLimit);
-    this.started = new command.local.Command(
-      `${name}-pids-limit`,
-      {
-        create: script,
-        update: script,
-        environment: { DOCKER_HOST: args.dockerHost },
-        interpreter: ['/bin/sh', '-c'],
-        triggers: [this.container.id, spec.pidsLimit],
-      },
+    this.started = new ContainerStart(
+      `${name}-start`,
+      { dockerHost: args.dockerHost, container: this.container.name, containerId: this.container.id, pidsLimit: spec.pidsLimit },
       { parent: this, dependsOn: [this.container] },
     );
     this.containerName = this.container.name;
@@ -80,7 +75,7 @@ export abstract class JailContainer extends pulumi.ComponentResource {
 export class Cell extends JailContainer {
   constructor(name: string, args: JailContainerArgs, opts?: pulumi.ComponentResourceOptions) {
     super('clawjail:index:Cell', name, args, opts);
-    this.registerOutputs({ containerName: this.containerName, imageName: this.image.imageName });
+    this.registerOutputs({ containerName: this.containerName, imageName: this.image.name });
   }
 }
 
@@ -94,16 +89,12 @@ export class Gateway extends JailContainer {
     // The key stays in the gateway's own volume; only the fingerprint comes out. Read only once
     // the gateway is healthy, i.e. serving the certificate it made at its first start: reading
     // earlier could race that start and report a certificate the gateway does not serve.
-    const read = new command.local.Command(
+    const read = new GatewayFingerprint(
       `${name}-fingerprint`,
-      {
-        create: gatewayFingerprintScript(args.spec.name),
-        environment: { DOCKER_HOST: args.dockerHost },
-        triggers: [this.container.id],
-      },
+      { dockerHost: args.dockerHost, container: this.container.name, containerId: this.container.id },
       { parent: this, dependsOn: [this.started] },
     );
-    this.fingerprint = read.stdout.apply((s) => s.trim());
+    this.fingerprint = read.fingerprint;
     this.registerOutputs({ containerName: this.containerName, fingerprint: this.fingerprint });
   }
 }

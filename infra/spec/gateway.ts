@@ -3,7 +3,7 @@
 // loopback-only port is reachable from the gateway and from nowhere else. The cell, not the
 // gateway, is the one the prisoner can crash and restart at will; as a joiner it comes back into
 // the same namespace, and the operator's channel survives.
-import type { JailConfig } from '../config';
+import { hostInCidr, type JailConfig } from '../config';
 import { jailNames } from './names';
 import { hardening } from './hardening';
 import { ROLE_LABEL, type ContainerSpec } from './types';
@@ -14,9 +14,19 @@ export const GATEWAY_STATE_DIR = '/var/lib/clawjail-gateway';
 /** Port inside the shared namespace; the host side is config.gateway.port. */
 export const GATEWAY_INTERNAL_PORT = 8443;
 
+/**
+ * With `cellEgress none` the cell's network is internal: no route out, and so Docker publishes
+ * no port on it. The gateway then gets a fixed address on the bridge (the first after the
+ * bridge's own), which only this host can reach, and the operator connects there.
+ */
+export function internalGatewayAddress(config: JailConfig): string | null {
+  return config.cell.egress === 'none' ? hostInCidr(config.network.subnet, 2) : null;
+}
+
 export function gatewayContainerSpec(config: JailConfig): ContainerSpec {
   const names = jailNames(config);
   const c = config.cell;
+  const internal = internalGatewayAddress(config);
   return {
     name: names.gatewayContainer,
     role: 'gateway',
@@ -33,7 +43,7 @@ export function gatewayContainerSpec(config: JailConfig): ContainerSpec {
       GATEWAY_LISTEN: `0.0.0.0:${GATEWAY_INTERNAL_PORT}`,
       GATEWAY_UPSTREAM: `ws://127.0.0.1:${c.openclawPort}`,
       GATEWAY_STATE_DIR,
-      GATEWAY_CERT_NAMES: config.gateway.listenAddress,
+      GATEWAY_CERT_NAMES: internal ?? config.gateway.listenAddress,
       GATEWAY_TOKEN_FILE: `${GATEWAY_STATE_DIR}/operator.token`,
       GATEWAY_UPSTREAM_TOKEN_FILE: `${GATEWAY_STATE_DIR}/openclaw.token`,
     },
@@ -62,7 +72,8 @@ export function gatewayContainerSpec(config: JailConfig): ContainerSpec {
     mounts: [{ type: 'volume', source: names.gatewayStateVolume, target: GATEWAY_STATE_DIR, readOnly: false }],
     networks: [names.cellNetwork],
     networkMode: null,
-    ports: [{ internal: GATEWAY_INTERNAL_PORT, external: config.gateway.port, ip: config.gateway.listenAddress }],
+    ...(internal ? { networkAddress: internal } : {}),
+    ports: internal ? [] : [{ internal: GATEWAY_INTERNAL_PORT, external: config.gateway.port, ip: config.gateway.listenAddress }],
     // With no egress, even DNS stays inside: Docker's resolver forwards to loopback.
     dns: c.egress === 'none' ? ['127.0.0.1'] : [],
     runtime: c.runtime,
@@ -74,5 +85,7 @@ export function gatewayContainerSpec(config: JailConfig): ContainerSpec {
 
 /** Where the operator connects. */
 export function gatewayUrl(config: JailConfig): string {
+  const internal = internalGatewayAddress(config);
+  if (internal) return `wss://${internal}:${GATEWAY_INTERNAL_PORT}`;
   return `wss://${config.gateway.listenAddress}:${config.gateway.port}`;
 }

@@ -42,4 +42,4 @@ export * from './types';
 export { jailNames, JAIL_VERSION } from './names';
 export { gatewayUrl, GATEWAY_INTERNAL_PORT } from './gateway';
 export { CLAMD_PORT, SIGNATURE_DIR, WARDEN_JAIL_DIR } from './warden';
-export { gatewayFingerprintScript, pidsLimitScript, shellQuote } from './pids';
+export { containerRunStateScript, gatewayFingerprintScript, parseContainerRunState, pidsLimitScript, shellQuote, type ContainerRunState } from './pids';

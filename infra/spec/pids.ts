@@ -35,3 +35,34 @@ export function gatewayFingerprintScript(container: string, timeoutSeconds = 180
     `docker exec ${c} node /app/dist/main.js --print-fingerprint`,
   ].join('\n');
 }
+
+/** What a started container of the jail looks like on its engine, as the stack reads it back. */
+export interface ContainerRunState {
+  /** False when there is no container of that name. */
+  exists: boolean;
+  /** The engine's container id ("" when missing). */
+  id: string;
+  running: boolean;
+  /** HostConfig.PidsLimit (0 when none is set). */
+  pidsLimit: number;
+}
+
+/** Prints one line for `parseContainerRunState`: id, running, pids limit; or `missing`. */
+export function containerRunStateScript(container: string): string {
+  const c = shellQuote(container);
+  return [
+    'set -u',
+    `if out=$(docker inspect --format '{{.Id}} {{.State.Running}} {{.HostConfig.PidsLimit}}' ${c} 2>&1); then echo "$out";`,
+    `elif printf '%s' "$out" | grep -qi 'no such'; then echo missing;`,
+    `else echo "$out" >&2; exit 1; fi`,
+  ].join('\n');
+}
+
+export function parseContainerRunState(output: string): ContainerRunState {
+  const line = output.trim();
+  if (line === 'missing') return { exists: false, id: '', running: false, pidsLimit: 0 };
+  const m = /^([0-9a-f]{12,64}) (true|false) (-?\d+|<nil>)$/.exec(line);
+  if (!m) throw new Error(`unexpected docker inspect output: ${JSON.stringify(line)}`);
+  const pids = m[3] === '<nil>' ? 0 : Number(m[3]);
+  return { exists: true, id: m[1], running: m[2] === 'true', pidsLimit: pids > 0 ? pids : 0 };
+}

@@ -77,6 +77,8 @@ export interface ContainerSpec {
   networks: string[];
   /** "container:<name>": share that container's network namespace instead of joining networks. */
   networkMode: string | null;
+  /** A fixed IPv4 address on the first network; absent: Docker picks one. */
+  networkAddress?: string;
   ports: PortSpec[];
   /** DNS servers Docker's embedded resolver forwards to; empty for the host's. */
   dns: string[];

@@ -99,13 +99,13 @@ it('waits for its first databases, then serves, then loads new ones as they land
   expect(await scan(sampleA)).toMatch(/^unreachable/);
 
   // The first database arrives (as freshclam's first download would): clamd starts serving it.
-  await seedSignatures(jail.deployment, VOLUME, {}, [{ name: 'a.hdb', content: hdbLines([signatureOf(sampleA, 'Clawjail-Sample-A')]) }]);
+  await seedSignatures(jail.deployment.engine, VOLUME, {}, [{ name: 'a.hdb', content: hdbLines([signatureOf(sampleA, 'Clawjail-Sample-A')]) }]);
   await until('clamd serving', async () => !(await scan(sampleA)).startsWith('unreachable'), 90_000);
   expect(await scan(sampleA)).toBe('stream: Clawjail-Sample-A.UNOFFICIAL FOUND');
   expect(await scan(sampleB)).toBe('stream: OK');
 
   // An update lands in the read-only volume: clamd reloads it by itself (SelfCheck).
-  await seedSignatures(jail.deployment, VOLUME, {}, [{ name: 'b.hdb', content: hdbLines([signatureOf(sampleB, 'Clawjail-Sample-B')]) }]);
+  await seedSignatures(jail.deployment.engine, VOLUME, {}, [{ name: 'b.hdb', content: hdbLines([signatureOf(sampleB, 'Clawjail-Sample-B')]) }]);
   await until('the new signature loaded', async () => (await scan(sampleB)) === 'stream: Clawjail-Sample-B.UNOFFICIAL FOUND', 60_000);
   expect(await scan(sampleA)).toBe('stream: Clawjail-Sample-A.UNOFFICIAL FOUND');
 });

@@ -12,8 +12,13 @@ export interface CliResult {
 }
 
 export function clawjail(...args: string[]): Promise<CliResult> {
+  return clawjailWith({}, ...args);
+}
+
+/** With another environment (e.g. the Pulumi CLI's backend and passphrase for `--stack`). */
+export function clawjailWith(opts: { env?: NodeJS.ProcessEnv }, ...args: string[]): Promise<CliResult> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [CLI, ...args], { timeout: 60_000 }, (err, stdout, stderr) => {
+    execFile(process.execPath, [CLI, ...args], { timeout: 120_000, env: opts.env ?? process.env }, (err, stdout, stderr) => {
       resolve({ code: exitCodeOf(err), stdout, stderr });
     });
   });

@@ -66,7 +66,9 @@ export function containerCreateBody(spec: ContainerSpec, secrets: JailSecrets): 
       IpcMode: spec.ipcMode,
     },
     NetworkingConfig: {
-      EndpointsConfig: Object.fromEntries(spec.networks.map((n) => [n, {}])),
+      EndpointsConfig: Object.fromEntries(
+        spec.networks.map((n, i) => [n, i === 0 && spec.networkAddress ? { IPAMConfig: { IPv4Address: spec.networkAddress } } : {}]),
+      ),
     },
   };
 }

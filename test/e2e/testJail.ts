@@ -9,6 +9,7 @@ import { parseConfig, type JailConfig, type JailSecrets } from '../../infra/conf
 import { buildJailSpec, jailNames, type ContainerSpec, type JailSpec, type Role } from '../../infra/spec';
 import { hdbLines, testSignatures } from '../../warden/test/clamd-harness';
 import { JailDeployment } from './deployer';
+import type { Engine } from './engine';
 import { tarOf } from './tar';
 
 /** Built by infra/images/standins/build.sh: Docker Hub is out of reach here. */
@@ -19,7 +20,7 @@ export const DEBIAN_STANDIN = 'clawjail-standin/debian:bookworm-slim';
  * This machine intercepts TLS to the npm registry; image builds must trust its CA. The host
  * keeps such CAs in /usr/local/share/ca-certificates (what update-ca-certificates adds).
  */
-function localCaBundle(): string {
+export function localCaBundle(): string {
   const dir = '/usr/local/share/ca-certificates';
   let files: string[] = [];
   try {
@@ -49,12 +50,11 @@ export interface TestJail {
  * created, never started helper container, as `docker cp` would.
  */
 export async function seedSignatures(
-  deployment: JailDeployment,
+  engine: Engine,
   volume: string,
   labels: Record<string, string>,
   files: { name: string; content: string }[] = [{ name: 'clawjail-test.hdb', content: hdbLines(testSignatures()) }],
 ): Promise<void> {
-  const engine = deployment.engine;
   const helper = `${volume}-seed`;
   await engine.request('POST', '/volumes/create', { Name: volume, Labels: labels });
   await engine.remove(`/containers/${helper}?force=true`).catch(() => undefined);
@@ -103,7 +103,7 @@ export function testJail(overrides: Record<string, string> = {}): TestJail {
     async up() {
       await deployment.down();
       if (config.warden.signatures === 'custom') {
-        await seedSignatures(deployment, names.signatureVolume, { 'clawjail.stack': config.namePrefix });
+        await seedSignatures(deployment.engine, names.signatureVolume, { 'clawjail.stack': config.namePrefix });
       }
       await deployment.up();
     },

@@ -14,6 +14,9 @@ export interface ProgramRun {
   outputs: Record<string, unknown>;
 }
 
+/** What every dynamic provider's resource registers as. */
+export const DYNAMIC = 'pulumi-nodejs:dynamic:Resource';
+
 /** A stand-in image id, shaped like the one the docker provider reports for a local build. */
 const FAKE_IMAGE_ID = `sha256:${'ab'.repeat(32)}`;
 /** What `--print-fingerprint` prints, with its newline. */
@@ -30,9 +33,10 @@ export async function runProgram(config: Record<string, string>): Promise<Progra
       newResource(args) {
         resources.push({ type: args.type, name: args.name, props: args.inputs });
         const state: Record<string, unknown> = { ...args.inputs };
-        if (args.type === 'docker:index/image:Image') state.repoDigest = FAKE_IMAGE_ID;
+        if (args.type === 'docker:index/remoteImage:RemoteImage') state.imageId = FAKE_IMAGE_ID;
         if (args.type === 'docker:index/container:Container') state.name = args.inputs.name;
-        if (args.type === 'command:local:Command') state.stdout = FAKE_FINGERPRINT;
+        // The gateway's fingerprint resource (infra/components/gatewayFingerprint.ts).
+        if (args.type === DYNAMIC && args.name.endsWith('-fingerprint')) state.fingerprint = FAKE_FINGERPRINT.trim();
         return { id: `${args.name}-id`, state };
       },
       call(args) {

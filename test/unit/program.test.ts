@@ -1,6 +1,6 @@
 // The real program under Pulumi's mocks, judged by the real policy pack.
 import { validateResources, type Violation } from '../../policies/rules';
-import { FAKE_FINGERPRINT, runProgram, type ProgramRun, type RegisteredResource } from '../helpers/pulumiProgram';
+import { DYNAMIC, FAKE_FINGERPRINT, runProgram, type ProgramRun, type RegisteredResource } from '../helpers/pulumiProgram';
 
 const TOKEN = 'k'.repeat(48);
 const GW_TOKEN = 'g'.repeat(48);
@@ -39,11 +39,11 @@ describe('the program under Pulumi mocks', () => {
     const types = run.resources.map((r) => r.type);
     expect(types).toEqual(
       expect.arrayContaining([
-        'docker:index/image:Image',
+        'docker:index/remoteImage:RemoteImage',
         'docker:index/network:Network',
         'docker:index/volume:Volume',
         CONTAINER,
-        'command:local:Command',
+        DYNAMIC,
         'clawjail:index:Cell',
         'clawjail:index:Gateway',
         'clawjail:index:Warden',
@@ -66,7 +66,7 @@ describe('the program under Pulumi mocks', () => {
     const scan = run.resources.find((r) => r.type === 'docker:index/network:Network' && r.props.name === 'clawjail-scan');
     expect(scan?.props).toMatchObject({ internal: true });
     // One build of the image clamd and freshclam share.
-    expect(run.resources.filter((r) => r.type === 'docker:index/image:Image').map((r) => r.props.imageName).sort()).toEqual([
+    expect(run.resources.filter((r) => r.type === 'docker:index/remoteImage:RemoteImage').map((r) => r.props.name).sort()).toEqual([
       'clawjail/cell:openclaw-2026.9.6',
       'clawjail/clamd:0.1.0',
       'clawjail/gateway:0.1.0',
@@ -112,8 +112,10 @@ describe('the program under Pulumi mocks', () => {
   it('creates the cell stopped and starts it only after the pids limit is set', () => {
     const cell = cellOf(run.resources);
     expect(cell.props.start).toBe(false);
-    const pids = run.resources.find((r) => r.type === 'command:local:Command' && /clawjail-cell/.test(String(r.props.create)));
-    expect(pids?.props.create).toMatch(/docker update --pids-limit 256 clawjail-cell[\s\S]*docker start clawjail-cell/);
+    // infra/components/containerStart.ts runs pidsLimitScript (infra/spec/pids.ts) with these.
+    const start = run.resources.find((r) => r.type === DYNAMIC && r.props.container === 'clawjail-cell');
+    expect(start?.props).toMatchObject({ container: 'clawjail-cell', pidsLimit: 256, dockerHost: 'unix:///var/run/docker.sock' });
+    expect(start?.props.containerId).toBe(`${cellOf(run.resources).name}-id`);
     for (const c of run.resources.filter((r) => r.type === CONTAINER)) expect(c.props.start).toBe(false);
   });
 

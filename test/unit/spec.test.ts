@@ -1,5 +1,5 @@
-import { parseConfig } from '../../infra/config';
-import { buildJailSpec, pidsLimitScript, shellQuote } from '../../infra/spec';
+import { hostInCidr, parseConfig } from '../../infra/config';
+import { buildJailSpec, gatewayUrl, parseContainerRunState, pidsLimitScript, shellQuote } from '../../infra/spec';
 
 const TOKEN = 't'.repeat(40);
 const specOf = (raw: Record<string, string> = {}) => buildJailSpec(parseConfig({ openclawToken: TOKEN, gatewayToken: TOKEN, ...raw }).config);
@@ -114,6 +114,36 @@ describe('jail spec: the gateway', () => {
   });
 });
 
+describe('jail spec: the gateway with cellEgress none', () => {
+  // An internal network has no route out, so Docker publishes no port on it: the operator
+  // reaches the gateway at a fixed address on the bridge, from this host only.
+  const raw = { cellEgress: 'none', clamdSignatures: 'custom', subnet: '172.29.90.0/24' };
+  const gateway = specOf(raw).containers.find((c) => c.role === 'gateway');
+  if (!gateway) throw new Error('no gateway');
+
+  it('has a fixed bridge address, publishes nothing, and the URL says where it is', () => {
+    expect(gateway.networkAddress).toBe('172.29.90.2');
+    expect(gateway.ports).toEqual([]);
+    expect(gateway.env.GATEWAY_CERT_NAMES).toBe('172.29.90.2');
+    const { config } = parseConfig({ openclawToken: TOKEN, gatewayToken: TOKEN, ...raw });
+    expect(gatewayUrl(config)).toBe('wss://172.29.90.2:8443');
+  });
+
+  it('with egress, Docker picks the address and the port is published', () => {
+    const g = specOf().containers.find((c) => c.role === 'gateway');
+    expect(g?.networkAddress).toBeUndefined();
+    const { config } = parseConfig({ openclawToken: TOKEN, gatewayToken: TOKEN });
+    expect(gatewayUrl(config)).toBe('wss://127.0.0.1:8443');
+  });
+
+  it('hostInCidr counts from the network address and stays inside it', () => {
+    expect(hostInCidr('172.29.90.0/24', 2)).toBe('172.29.90.2');
+    expect(hostInCidr('10.0.0.8/29', 1)).toBe('10.0.0.9');
+    expect(() => hostInCidr('10.0.0.8/30', 3)).toThrow(/no host number 3/);
+    expect(() => hostInCidr('10.0.0.0/24', 0)).toThrow(/no host number 0/);
+  });
+});
+
 describe('jail spec: the network', () => {
   it('is a dedicated bridge with no inter-container traffic and no IPv6', () => {
     const [net] = specOf().networks;
@@ -133,6 +163,15 @@ describe('pids limit script', () => {
     expect(verify).toBeGreaterThan(update);
     expect(start).toBeGreaterThan(verify);
     expect(s.startsWith('set -eu')).toBe(true);
+  });
+
+  it('reads a container back: running, stopped, missing; anything else is an error', () => {
+    const id = 'a'.repeat(64);
+    expect(parseContainerRunState(`${id} true 256\n`)).toEqual({ exists: true, id, running: true, pidsLimit: 256 });
+    expect(parseContainerRunState(`${id} false 0`)).toEqual({ exists: true, id, running: false, pidsLimit: 0 });
+    expect(parseContainerRunState(`${id} false <nil>`)).toMatchObject({ pidsLimit: 0 });
+    expect(parseContainerRunState('missing\n')).toEqual({ exists: false, id: '', running: false, pidsLimit: 0 });
+    expect(() => parseContainerRunState('Error: permission denied')).toThrow(/unexpected docker inspect output/);
   });
 
   it('refuses a nonsense limit and quotes names', () => {

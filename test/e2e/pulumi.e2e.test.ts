@@ -1,0 +1,333 @@
+// The stack through the real Pulumi engine: the source-built CLI, our language host and the
+// docker provider plugin (scripts/pulumi-engine.sh) deploy the whole jail on this host's Docker
+// engine, through the policy pack, on a test stack of its own. Never the test-only deployer.
+//
+// One stack, one sequence: up, read back, operate, drift and heal, update, destroy, up again.
+import { execFile } from 'child_process';
+import * as crypto from 'crypto';
+import * as fs from 'fs';
+import * as path from 'path';
+import { moatChainNames } from '../../infra/spec/firewall';
+import { moatPaths, renderRemoveScript } from '../../infra/spec/moatHost';
+import { REPO_ROOT } from '../../infra/paths';
+import { EICAR } from '../../warden/test/clamd-harness';
+import { clawjailWith } from './cli';
+import { exitCodeOf } from './deployer';
+import { Engine } from './engine';
+import { PulumiSandbox } from './pulumiCli';
+import { DEBIAN_STANDIN, NODE_STANDIN, localCaBundle, seedSignatures } from './testJail';
+
+jest.setTimeout(30 * 60_000);
+
+const STACK = 'cjtest-engine';
+const PREFIX = 'cjeng';
+const CONTAINERS = ['warden', 'clamd', 'gateway', 'cell'].map((r) => `${PREFIX}-${r}`);
+const CHAINS = moatChainNames(PREFIX);
+const SUBNET = '172.29.205.0/24';
+const CONFIG: Record<string, string> = {
+  namePrefix: PREFIX,
+  nodeBaseImage: NODE_STANDIN,
+  debianBaseImage: DEBIAN_STANDIN,
+  bridgeName: 'cjeng0',
+  subnet: SUBNET,
+  scanBridgeName: 'cjeng1',
+  scanSubnet: '172.29.206.0/24',
+  gatewayPort: '18453',
+  cellEgress: 'none',
+  clamdSignatures: 'custom',
+  // This machine has no systemd; the boot restore is tested on its own (test/moat).
+  moatBootRestore: 'none',
+  buildCaFile: localCaBundle(),
+};
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function sh(cmd: string, args: string[], input?: string | Buffer): Promise<Run> {
+  return new Promise((resolve) => {
+    const child = execFile(cmd, args, { timeout: 120_000, maxBuffer: 16 << 20 }, (err, stdout, stderr) =>
+      resolve({ code: exitCodeOf(err), stdout, stderr }),
+    );
+    // A command that reads no input may be gone before it is written to.
+    child.stdin?.on('error', () => undefined);
+    child.stdin?.end(input ?? '');
+  });
+}
+const docker = (...args: string[]) => sh('docker', args);
+async function dockerOk(...args: string[]): Promise<string> {
+  const r = await docker(...args);
+  if (r.code !== 0) throw new Error(`docker ${args.join(' ')}: ${r.stderr}`);
+  return r.stdout;
+}
+const prisoner = async (script: string, input?: string | Buffer) => {
+  const r = await sh('docker', ['exec', '-i', `${PREFIX}-cell`, 'sh', '-c', script], input);
+  if (r.code !== 0) throw new Error(`in the cell: ${script}: ${r.stderr}`);
+  return r.stdout;
+};
+async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 180_000): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe().catch(() => undefined);
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+}
+const LIST: Record<'container' | 'network' | 'volume', string[]> = {
+  container: ['ps', '-a', '--format', '{{.Names}}'],
+  network: ['network', 'ls', '--format', '{{.Name}}'],
+  volume: ['volume', 'ls', '--format', '{{.Name}}'],
+};
+const names = async (kind: keyof typeof LIST) =>
+  (await dockerOk(...LIST[kind]))
+    .split('\n')
+    .filter((n) => n.startsWith(`${PREFIX}-`))
+    .sort();
+const iptablesLines = async () => {
+  const r = (await sh('iptables-save', [])).stdout + (await sh('ip6tables-save', [])).stdout;
+  return r.split('\n').filter((l) => l.includes(CHAINS.forward) || l.includes(CHAINS.input) || l.includes(`clawjail/${PREFIX}:`));
+};
+const moatFiles = () => {
+  const p = moatPaths(PREFIX, '/');
+  return [p.rulesV4, p.rulesV6, p.script, p.unit, p.dropIn].filter((f) => fs.existsSync(f));
+};
+async function inspect(name: string): Promise<Record<string, any>> {
+  return (JSON.parse(await dockerOk('inspect', name)) as Record<string, any>[])[0];
+}
+async function readyOpenClaw(): Promise<void> {
+  const ready = `fetch('http://127.0.0.1:18789/readyz').then(r=>r.json()).then(j=>console.log(j.ready===true?'ready':'not'),()=>console.log('down'))`;
+  await until('OpenClaw ready', async () => ((await prisoner(`node -e "${ready}"`)).trim() === 'ready' ? true : undefined), 300_000);
+}
+
+let pulumi: PulumiSandbox;
+let engine: Engine;
+
+/** Whatever a failed run left: containers, networks, the moat, the test's volumes. */
+async function scrub(): Promise<void> {
+  for (const c of await names('container')) await docker('rm', '-f', c);
+  for (const n of await names('network')) await docker('network', 'rm', n);
+  await sh('sh', ['-s'], renderRemoveScript({ namePrefix: PREFIX }));
+  for (const v of await names('volume')) await docker('volume', 'rm', '-f', v);
+}
+
+beforeAll(async () => {
+  pulumi = new PulumiSandbox(STACK);
+  engine = new Engine('/var/run/docker.sock');
+  await scrub();
+  await pulumi.init(CONFIG, { openclawToken: crypto.randomBytes(32).toString('hex'), gatewayToken: crypto.randomBytes(32).toString('hex') });
+  // clamdSignatures custom: the operator fills the volume; here, the tests' own database.
+  await seedSignatures(engine, `${PREFIX}-clamd-db`, { 'clawjail.stack': PREFIX });
+}, 60 * 60_000);
+
+afterAll(async () => {
+  if (pulumi) {
+    await pulumi.run(['destroy', '--yes', '--stack', STACK], { timeoutMs: 10 * 60_000 });
+    await scrub();
+    await pulumi.cleanup();
+  }
+}, 20 * 60_000);
+
+describe('pulumi up --policy-pack policies', () => {
+  let up: string;
+
+  it('deploys the whole jail on this host, through the policy pack', async () => {
+    const r = await pulumi.ok(['up', '--yes', '--stack', STACK, '--policy-pack', 'policies', '--skip-preview'], { timeoutMs: 40 * 60_000 });
+    up = r.all;
+    expect(up).toMatch(/clawjail@v0\.1\.0/);
+    expect(await names('container')).toEqual([...CONTAINERS].sort());
+    for (const c of CONTAINERS) expect((await inspect(c)).State.Running).toBe(true);
+  });
+
+  it('each container runs hardened, as Docker and the kernel report it', async () => {
+    for (const c of CONTAINERS) {
+      const i = await inspect(c);
+      const hc = i.HostConfig;
+      expect({ c, capDrop: hc.CapDrop, capAdd: hc.CapAdd, privileged: hc.Privileged, readOnly: hc.ReadonlyRootfs }).toEqual({
+        c,
+        capDrop: ['ALL'],
+        capAdd: null,
+        privileged: false,
+        readOnly: true,
+      });
+      expect(hc.SecurityOpt).toEqual(expect.arrayContaining(['no-new-privileges:true']));
+      expect(hc.SecurityOpt.some((o: string) => o.startsWith('seccomp='))).toBe(true);
+      expect(hc.PidsLimit).toBeGreaterThan(0);
+      expect(hc.Memory).toBeGreaterThan(0);
+      expect(hc.MemorySwap).toBe(hc.Memory);
+      // The kernel's word for it: no capability at all, a seccomp filter, the cgroup limits.
+      const status = await dockerOk('exec', c, 'cat', '/proc/1/status');
+      for (const f of ['CapEff', 'CapPrm', 'CapBnd']) expect(status).toMatch(new RegExp(`${f}:\\s+0000000000000000`));
+      expect(status).toMatch(/Seccomp:\s+2/);
+      expect(status).toMatch(/NoNewPrivs:\s+1/);
+      const pidsMax = fs.readFileSync(`/sys/fs/cgroup/pids/docker/${i.Id}/pids.max`, 'utf8').trim();
+      expect(pidsMax).toBe(String(hc.PidsLimit));
+      const mem = fs.readFileSync(`/sys/fs/cgroup/memory/docker/${i.Id}/memory.limit_in_bytes`, 'utf8').trim();
+      expect(mem).toBe(String(hc.Memory));
+    }
+    // The cell as the stack declares it: in the gateway's namespace, the prisoner's uid.
+    const cell = await inspect(`${PREFIX}-cell`);
+    expect(cell.HostConfig.NetworkMode).toBe(`container:${(await inspect(`${PREFIX}-gateway`)).Id}`);
+    expect(cell.Config.User).toBe('1000:1000');
+    expect(cell.HostConfig.PidsLimit).toBe(256);
+  });
+
+  it('exports real outputs: the gateway URL and the fingerprint the gateway serves', async () => {
+    const out = await pulumi.outputs();
+    expect(out.gatewayUrl).toBe('wss://172.29.205.2:8443');
+    const served = (await dockerOk('exec', `${PREFIX}-gateway`, 'node', '/app/dist/main.js', '--print-fingerprint')).trim();
+    expect(out.gatewayFingerprint).toBe(served);
+    expect(served).toMatch(/^([0-9A-F]{2}:){31}[0-9A-F]{2}$/);
+    expect(out).toMatchObject({ cellContainer: `${PREFIX}-cell`, jailVolume: `${PREFIX}-jail`, workspaceLocation: `${PREFIX}-sandbox_data` });
+    expect(typeof out.gatewayToken).toBe('string');
+  });
+
+  it('clawjail connect --stack reaches OpenClaw through the gateway, with the stack outputs', async () => {
+    await readyOpenClaw();
+    const env = { ...pulumi.env };
+    const r = await clawjailWith({ env }, 'connect', '--stack', STACK, '--send', '{"method":"health"}');
+    expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: expect.any(String) });
+    expect(r.stdout).toMatch(/"ok":\s*true/);
+    // The same command with a wrong pin is refused before a byte is sent.
+    const wrong = await clawjailWith({ env }, 'connect', 'wss://172.29.205.2:8443', '--fingerprint', Array(32).fill('00').join(':'), '--send', '{"method":"health"}');
+    expect(wrong.code).not.toBe(0);
+  });
+
+  it('the prisoner\'s EICAR becomes a tombstone, its clean file stays', async () => {
+    await prisoner('mkdir -p /workspace/engine-test');
+    await prisoner('cat > /workspace/engine-test/notes.txt', 'clean notes\n');
+    await prisoner('cat > /workspace/engine-test/payload.com', EICAR);
+    const listing = await until('the tombstone', async () => {
+      const l = (await prisoner('ls /workspace/engine-test')).split('\n').filter(Boolean).sort();
+      return l.includes('payload.com.quarantined.txt') && !l.includes('payload.com') ? l : undefined;
+    });
+    expect(listing).toEqual(['notes.txt', 'payload.com.quarantined.txt']);
+  });
+});
+
+describe('drift: pulumi preview --refresh --expect-no-changes sees what was changed by hand', () => {
+  async function expectDriftThenHeal(what: string, resource: RegExp, healed: () => Promise<void>): Promise<void> {
+    const preview = await pulumi.run(['preview', '--refresh', '--expect-no-changes', '--stack', STACK, '--diff']);
+    expect({ what, drift: preview.code !== 0 }).toEqual({ what, drift: true });
+    expect(preview.all).toMatch(resource);
+    await pulumi.ok(['up', '--refresh', '--yes', '--skip-preview', '--stack', STACK]);
+    await healed();
+    const again = await pulumi.run(['preview', '--refresh', '--expect-no-changes', '--stack', STACK]);
+    expect({ what, code: again.code, out: again.code === 0 ? '' : again.all.slice(-4000) }).toEqual({ what, code: 0, out: '' });
+  }
+
+  it('no drift right after the deploy', async () => {
+    const r = await pulumi.run(['preview', '--refresh', '--expect-no-changes', '--stack', STACK]);
+    expect({ code: r.code, out: r.code === 0 ? '' : r.all.slice(-4000) }).toEqual({ code: 0, out: '' });
+    expect((await clawjailWith({ env: pulumi.env }, 'moat', 'check', '--stack', STACK)).code).toBe(0);
+  });
+
+  it('a moat rule deleted by hand', async () => {
+    await sh('iptables', ['-D', CHAINS.forward, '1']);
+    expect((await clawjailWith({ env: pulumi.env }, 'moat', 'check', '--stack', STACK)).code).not.toBe(0);
+    await expectDriftThenHeal('deleted rule', /moat-rules/, async () => {
+      expect((await clawjailWith({ env: pulumi.env }, 'moat', 'check', '--stack', STACK)).code).toBe(0);
+    });
+  });
+
+  it('a rule added by hand', async () => {
+    await sh('iptables', ['-I', CHAINS.forward, '1', '-s', SUBNET, '-d', '192.168.0.0/16', '-j', 'ACCEPT']);
+    expect((await clawjailWith({ env: pulumi.env }, 'moat', 'check', '--stack', STACK)).code).not.toBe(0);
+    await expectDriftThenHeal('added rule', /moat-rules/, async () => {
+      expect((await iptablesLines()).some((l) => l.includes('192.168.0.0/16') && l.includes('ACCEPT'))).toBe(false);
+    });
+  });
+
+  it('a container stopped by hand', async () => {
+    await dockerOk('stop', `${PREFIX}-warden`);
+    await expectDriftThenHeal('stopped container', /warden-warden-start/, async () => {
+      expect((await inspect(`${PREFIX}-warden`)).State.Running).toBe(true);
+    });
+  });
+
+  it('a container removed by hand', async () => {
+    await dockerOk('rm', '-f', `${PREFIX}-clamd`);
+    await expectDriftThenHeal('removed container', /warden-clamd-container/, async () => {
+      const i = await inspect(`${PREFIX}-clamd`);
+      expect(i.State.Running).toBe(true);
+      expect(i.HostConfig.PidsLimit).toBeGreaterThan(0);
+    });
+  });
+});
+
+describe('the policy pack and the config, through the engine', () => {
+  it('a program with a privileged cell and the Docker socket is refused by preview, and up creates nothing', async () => {
+    const dir = path.join(REPO_ROOT, 'test', 'e2e', 'fixtures', 'unsafe-stack');
+    const stack = 'cjtest-unsafe';
+    const policies = path.join(REPO_ROOT, 'policies');
+    try {
+      await pulumi.run(['stack', 'rm', '--yes', '--force', '--stack', stack], { cwd: dir });
+      const init = await pulumi.run(['stack', 'init', stack, '--secrets-provider', 'passphrase'], { cwd: dir });
+      expect(init.code).toBe(0);
+      const preview = await pulumi.run(['preview', '--stack', stack, '--policy-pack', policies], { cwd: dir });
+      expect(preview.code).not.toBe(0);
+      expect(preview.all).toMatch(/\[mandatory\].*container-not-privileged/);
+      expect(preview.all).toMatch(/privileged is true/);
+      expect(preview.all).toMatch(/docker\.sock/);
+      const up = await pulumi.run(['up', '--yes', '--stack', stack, '--policy-pack', policies], { cwd: dir });
+      expect(up.code).not.toBe(0);
+      expect(await docker('inspect', 'cjunsafe-cell').then((r) => r.code)).not.toBe(0);
+      const state = await pulumi.run(['stack', 'export', '--stack', stack], { cwd: dir });
+      expect(state.stdout).not.toContain('docker:index/container:Container');
+      // The control: without the policy pack the same engine would have run it.
+      const unchecked = await pulumi.run(['preview', '--stack', stack], { cwd: dir });
+      expect({ code: unchecked.code, out: unchecked.code === 0 ? '' : unchecked.all.slice(-3000) }).toEqual({ code: 0, out: '' });
+    } finally {
+      await pulumi.run(['stack', 'rm', '--yes', '--force', '--stack', stack], { cwd: dir });
+      fs.rmSync(path.join(dir, `Pulumi.${stack}.yaml`), { force: true });
+      await docker('rm', '-f', 'cjunsafe-cell');
+    }
+  });
+
+  it('a bad config value fails preview with the key named', async () => {
+    const file = pulumi.stackFile;
+    const saved = fs.readFileSync(file, 'utf8');
+    try {
+      await pulumi.set('cellMemoryMb', 'plenty');
+      const r = await pulumi.run(['preview', '--stack', STACK]);
+      expect(r.code).not.toBe(0);
+      expect(r.all).toMatch(/clawjail:cellMemoryMb/);
+    } finally {
+      fs.writeFileSync(file, saved);
+    }
+  });
+});
+
+describe('update: a changed setting is applied by pulumi up', () => {
+  it('the cell memory limit', async () => {
+    await pulumi.set('cellMemoryMb', '1800');
+    await pulumi.ok(['up', '--yes', '--skip-preview', '--stack', STACK, '--policy-pack', 'policies']);
+    expect((await inspect(`${PREFIX}-cell`)).HostConfig.Memory).toBe(1800 * 1024 * 1024);
+    const r = await pulumi.run(['preview', '--refresh', '--expect-no-changes', '--stack', STACK]);
+    expect({ code: r.code, out: r.code === 0 ? '' : r.all.slice(-4000) }).toEqual({ code: 0, out: '' });
+  });
+});
+
+describe('pulumi destroy', () => {
+  it('leaves no container, network, chain, rule or moat file; keeps the workspace and the jail', async () => {
+    await pulumi.ok(['destroy', '--yes', '--skip-preview', '--stack', STACK], { timeoutMs: 10 * 60_000 });
+    expect(await names('container')).toEqual([]);
+    expect(await names('network')).toEqual([]);
+    expect(await iptablesLines()).toEqual([]);
+    expect(moatFiles()).toEqual([]);
+    expect(await names('volume')).toEqual(expect.arrayContaining([`${PREFIX}-jail`, `${PREFIX}-sandbox_data`]));
+  });
+
+  it('a new pulumi up finds the workspace and the quarantine again', async () => {
+    await pulumi.ok(['up', '--yes', '--skip-preview', '--stack', STACK, '--policy-pack', 'policies'], { timeoutMs: 20 * 60_000 });
+    expect((await prisoner('ls /workspace/engine-test')).split('\n').filter(Boolean).sort()).toEqual(['notes.txt', 'payload.com.quarantined.txt']);
+    const list = await clawjailWith({ env: pulumi.env }, 'quarantine', 'list', '--stack', STACK);
+    expect(list.code).toBe(0);
+    expect(list.stdout).toContain('payload.com');
+  });
+});
+
+// The stack file is the test's: never leave it in the checkout.
+afterAll(() => fs.rmSync(path.join(REPO_ROOT, `Pulumi.${STACK}.yaml`), { force: true }));
