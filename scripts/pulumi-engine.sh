@@ -46,6 +46,7 @@ key=$(
 )
 out="$cache/engine/$cli_version-$key"
 if [ -x "$out/bin/pulumi" ] && [ -x "$out/providers/pulumi-resource-docker" ]; then
+  touch "$out" # in use: not pruned
   echo "$out/bin"
   exit 0
 fi
@@ -75,5 +76,7 @@ install -m 0755 "$dynamic_launcher" "$tmp/bin/pulumi-resource-pulumi-nodejs"
 rm -rf "$out"
 mkdir -p "$out"
 mv "$tmp/bin" "$tmp/providers" "$out/"
+# Each build is about 300 MB: keep this one and those used in the last week (other checkouts).
+find "$cache/engine" -mindepth 1 -maxdepth 1 -type d ! -name '.*' ! -path "$out" -mtime +7 -exec rm -rf {} + 2>/dev/null || true
 log "built in $((SECONDS - start)) s: $out/bin"
 echo "$out/bin"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds pulumi-resource-docker, our bridge of the upstream Terraform Docker provider, into
 # OUT_DIR. Every module comes through the Go module proxy (`go env GOPROXY`); nothing is written
-# inside the repository: the work happens in ${XDG_CACHE_HOME:-~/.cache}/clawjail/build/.
+# inside the repository: the work happens in ${CLAWJAIL_CACHE_DIR:-~/.cache/clawjail}/build/.
 #
 #   engine/docker-provider/build.sh OUT_DIR
 #
@@ -48,7 +48,7 @@ if ! command -v go >/dev/null 2>&1; then
 fi
 export GOFLAGS="-mod=mod -buildvcs=false"
 
-cache_root="${XDG_CACHE_HOME:-$HOME/.cache}/clawjail"
+cache_root="${CLAWJAIL_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/clawjail}"
 work="$cache_root/build/docker-provider"
 mkdir -p "$work"
 

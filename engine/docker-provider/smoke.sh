@@ -18,5 +18,5 @@ if ! command -v go >/dev/null 2>&1; then
 fi
 export GOFLAGS="-mod=mod -buildvcs=false"
 # The build copy build.sh left (cmd/smoke is in its cache key, so it is this source's).
-cd "${XDG_CACHE_HOME:-$HOME/.cache}/clawjail/build/docker-provider/src"
+cd "${CLAWJAIL_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/clawjail}/build/docker-provider/src"
 go run ./cmd/smoke -binary "$out_dir/pulumi-resource-docker" "$@"
