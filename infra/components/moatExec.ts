@@ -5,6 +5,7 @@
 // The functions below are captured by value into the moat's dynamic provider (Pulumi serializes
 // it): they use nothing but Node built-ins, required inside the functions, and the pure spec.
 import { hostResolvers, liveMoatRules, type MoatRulesPlan } from '../spec/firewall';
+import { runScript } from './hostScript';
 import {
   hostShellArgv,
   parseReadOutput,
@@ -15,41 +16,12 @@ import {
   type ReadBack,
 } from '../spec/moatHost';
 
-export class HostCommandError extends Error {
-  constructor(message: string, readonly code: number | null, readonly stderr: string) {
-    super(message);
-    this.name = 'HostCommandError';
-  }
-}
+export { HostCommandError } from './hostScript';
 
 /** Pipes `script` to a shell on the target host; resolves with its stdout, rejects on failure. */
 export function runOnHost(target: MoatTarget, script: string, timeoutMs = 120_000): Promise<string> {
-  const { spawn } = require('child_process') as typeof import('child_process');
-  const argv = hostShellArgv(target);
-  return new Promise((resolve, reject) => {
-    const child = spawn(argv[0], argv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'] });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.stdout.on('data', (c: Buffer) => out.push(c));
-    child.stderr.on('data', (c: Buffer) => err.push(c));
-    child.on('error', (e) => {
-      clearTimeout(timer);
-      reject(new HostCommandError(`cannot run ${argv.join(' ')}: ${e.message}`, null, ''));
-    });
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      const stdout = Buffer.concat(out).toString('utf8');
-      const stderr = Buffer.concat(err).toString('utf8');
-      if (code === 0) resolve(stdout);
-      else {
-        const where = target.dockerHost.startsWith('ssh://') ? target.dockerHost : 'this machine';
-        reject(new HostCommandError(`moat command on ${where} failed (${signal ?? `exit ${code}`}): ${stderr.trim() || stdout.trim()}`, code, stderr));
-      }
-    });
-    child.stdin.on('error', () => undefined); // the shell may exit before reading everything
-    child.stdin.end(script);
-  });
+  const where = target.dockerHost.startsWith('ssh://') ? target.dockerHost : 'this machine';
+  return runScript(hostShellArgv(target), script, { what: `moat command on ${where}`, timeoutMs });
 }
 
 /** The resolvers the cell's DNS may go to: the configured ones, or the Docker host's own. */

@@ -15,6 +15,7 @@ import { spawn, type ChildProcess } from 'child_process';
 import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
+import { run, within, type RunResult } from '../helpers/run';
 import * as readline from 'readline';
 import { parseConfig, type JailConfig } from '../../infra/config';
 import { REPO_ROOT } from '../../infra/paths';
@@ -45,54 +46,9 @@ export const A = {
   gateway: '172.30.77.1',
 } as const;
 
-export interface RunResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs a command to completion (never through a shell unless asked). */
-export function run(
-  cmd: string,
-  args: string[],
-  opts: { input?: string | Buffer; timeoutMs?: number; env?: NodeJS.ProcessEnv; check?: boolean } = {},
-): Promise<RunResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { env: opts.env ?? process.env, stdio: ['pipe', 'pipe', 'pipe'] });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 120_000);
-    child.stdout.on('data', (c: Buffer) => out.push(c));
-    child.stderr.on('data', (c: Buffer) => err.push(c));
-    child.on('error', (e) => {
-      clearTimeout(timer);
-      reject(e);
-    });
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      const r = { code: code ?? -1, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') };
-      if (opts.check !== false && r.code !== 0) {
-        reject(new Error(`${cmd} ${args.join(' ')} -> ${r.code}\n${r.stderr}${r.stdout}`.slice(0, 4000)));
-      } else resolve(r);
-    });
-    child.stdin.on('error', () => undefined);
-    child.stdin.end(opts.input ?? '');
-  });
-}
+export { run, type RunResult };
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-/** Waits for `p` at most `ms`; true when it settled in time. Leaves no timer behind. */
-async function within(p: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const t = new Promise<boolean>((r) => {
-    timer = setTimeout(() => r(false), ms);
-  });
-  try {
-    return await Promise.race([p.then(() => true), t]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 const alive = (p: ChildProcess) => p.exitCode === null && p.signalCode === null;
 
 export interface Probe {
