@@ -14,6 +14,13 @@ export const labelEntries = (labels: Record<string, string>) =>
 /**
  * `hostArgs`: build arguments from the building machine (infra/buildArgs.ts), never secrets.
  * `digest`: what the build sees (infra/contextDigest.ts); a new digest rebuilds the image.
+ *
+ * Always the provider's "legacy" builder (still BuildKit, through a session on the provider's
+ * own client), so the image is built on the stack's engine. The default (buildx) path ignores
+ * the provider's `host`: it builds through a docker CLI context of its own (DOCKER_HOST, else
+ * this machine's socket), so for a remote host the images were built HERE and the remote engine
+ * then tried to pull them (test/e2e/pulumiRemote.e2e.test.ts), and a local stack would build on
+ * whatever engine DOCKER_HOST named.
  */
 export function imageArgs(spec: ImageSpec, hostArgs: Record<string, string> = {}, digest = ''): docker.RemoteImageArgs {
   return {
@@ -24,6 +31,7 @@ export function imageArgs(spec: ImageSpec, hostArgs: Record<string, string> = {}
       dockerfile: path.relative(path.join(REPO_ROOT, spec.context), path.join(REPO_ROOT, spec.dockerfile)),
       buildArgs: { ...spec.buildArgs, ...hostArgs },
       platform: 'linux/amd64',
+      useLegacyBuilder: true,
     },
     triggers: { context: digest },
     // Built on the jail's own host, no registry in the loop; kept when the stack is destroyed
