@@ -206,20 +206,35 @@ func programPackage(dir string) (*packageJSON, string, error) {
 	}
 }
 
+// directDependencies are the program's dependencies (its package.json's), as installed, by name.
+func directDependencies(programDir string) ([]string, map[string]*packageJSON, error) {
+	root, dir, err := programPackage(programDir)
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading the program's package.json: %w", err)
+	}
+	names := sortedKeys(root.Dependencies)
+	installed := make(map[string]*packageJSON, len(names))
+	for _, name := range names {
+		p, err := installedPackage(dir, name)
+		if err != nil {
+			return nil, nil, err
+		}
+		installed[name] = p
+	}
+	return names, installed, nil
+}
+
 // requiredPackages lists the resource plugins the program's direct dependencies declare
 // ("pulumi": {"resource": true} in their package.json), so the engine can say which is missing
 // before the program runs. The dynamic provider needs no entry: the engine knows it.
 func requiredPackages(programDir string) ([]*pulumirpc.PackageDependency, error) {
-	root, dir, err := programPackage(programDir)
+	names, installed, err := directDependencies(programDir)
 	if err != nil {
-		return nil, fmt.Errorf("reading the program's package.json: %w", err)
+		return nil, err
 	}
 	var pkgs []*pulumirpc.PackageDependency
-	for _, name := range sortedKeys(root.Dependencies) {
-		p, err := installedPackage(dir, name)
-		if err != nil {
-			return nil, err
-		}
+	for _, name := range names {
+		p := installed[name]
 		if !p.Pulumi.Resource {
 			continue
 		}
@@ -239,17 +254,13 @@ func requiredPackages(programDir string) ([]*pulumirpc.PackageDependency, error)
 
 // programDependencies is what `pulumi about` shows: the direct dependencies as installed.
 func programDependencies(programDir string) ([]*pulumirpc.DependencyInfo, error) {
-	root, dir, err := programPackage(programDir)
+	names, installed, err := directDependencies(programDir)
 	if err != nil {
-		return nil, fmt.Errorf("reading the program's package.json: %w", err)
+		return nil, err
 	}
-	var deps []*pulumirpc.DependencyInfo
-	for _, name := range sortedKeys(root.Dependencies) {
-		p, err := installedPackage(dir, name)
-		if err != nil {
-			return nil, err
-		}
-		deps = append(deps, &pulumirpc.DependencyInfo{Name: name, Version: p.Version})
+	deps := make([]*pulumirpc.DependencyInfo, 0, len(names))
+	for _, name := range names {
+		deps = append(deps, &pulumirpc.DependencyInfo{Name: name, Version: installed[name].Version})
 	}
 	return deps, nil
 }
