@@ -10,12 +10,11 @@ import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import { moatChainNames } from '../../infra/spec/firewall';
-import { moatPaths, renderRemoveScript } from '../../infra/spec/moatHost';
-import { hdbLines, testSignatures } from '../../warden/test/clamd-harness';
+import { moatPaths } from '../../infra/spec/moatHost';
 import { clawjailWith } from './cli';
 import { PulumiSandbox, type RunResult as PulumiRun } from './pulumiCli';
 import { RemoteDockerHost, run, STANDIN_IMAGES } from './remoteHost';
-import { tarOf } from './tar';
+import { remoteNames as remoteNamesOf, scrubRemote as scrubRemoteOf, seedRemoteSignatures as seedSignaturesOn, timed as timedIn } from './remoteStack';
 import { DEBIAN_STANDIN, NODE_STANDIN, localCaBundle } from './testJail';
 
 jest.setTimeout(45 * 60_000);
@@ -27,7 +26,6 @@ const CONTAINERS = ROLES.map((r) => `${PREFIX}-${r}`).sort();
 const CHAINS = moatChainNames(PREFIX);
 const TAG = `clawjail/${PREFIX}:`;
 const SUBNET = '172.29.215.0/24';
-const SIGNATURE_VOLUME = `${PREFIX}-clamd-db`;
 
 let host: RemoteDockerHost;
 let pulumi: PulumiSandbox;
@@ -55,30 +53,12 @@ const config = (dockerHost: string): Record<string, string> => ({
   buildCaFile: localCaBundle(),
 });
 
-async function timed<T>(what: string, fn: () => Promise<T>): Promise<T> {
-  const t = Date.now();
-  try {
-    return await fn();
-  } finally {
-    timings[what] = Date.now() - t;
-  }
-}
+const timed = <T>(what: string, fn: () => Promise<T>): Promise<T> => timedIn(timings, what, fn);
 
 const pulumiRun = (args: string[], timeoutMs = 20 * 60_000): Promise<PulumiRun> => pulumi.run(args, { env, timeoutMs });
 const failure = (r: PulumiRun) => (r.code === 0 ? '' : r.all.slice(-6000));
 
-/** Names on the remote engine that carry the stack's prefix. */
-async function remoteNames(kind: 'container' | 'network' | 'volume'): Promise<string[]> {
-  const argv = {
-    container: ['ps', '-a', '--format', '{{.Names}}'],
-    network: ['network', 'ls', '--format', '{{.Name}}'],
-    volume: ['volume', 'ls', '--format', '{{.Name}}'],
-  }[kind];
-  return (await host.docker(argv)).stdout
-    .split('\n')
-    .filter((n) => n.startsWith(`${PREFIX}-`))
-    .sort();
-}
+const remoteNames = (kind: 'container' | 'network' | 'volume') => remoteNamesOf(host, PREFIX, kind);
 
 async function remoteInspect(name: string): Promise<Record<string, any>> {
   return (JSON.parse((await host.docker(['inspect', name])).stdout) as Record<string, any>[])[0];
@@ -98,31 +78,9 @@ const localContainers = async () =>
 const localImages = async () =>
   (await run('docker', ['images', '--format', '{{.Repository}}:{{.Tag}}'])).stdout.split('\n').filter((n) => n.startsWith(`${PREFIX}/`));
 
-/**
- * clamdSignatures custom: the operator fills `<prefix>-clamd-db` on the Docker host. Here, on
- * the remote engine: the volume, a created (never started) helper with it mounted, and the test
- * database streamed in as a tar through `docker cp -` over ssh.
- */
-async function seedRemoteSignatures(): Promise<void> {
-  const helper = `${SIGNATURE_VOLUME}-seed`;
-  await host.docker(['volume', 'create', '--label', `clawjail.stack=${PREFIX}`, SIGNATURE_VOLUME]);
-  await host.docker(['rm', '-f', helper], { check: false });
-  await host.docker(['create', '--name', helper, '--network', 'none', '-v', `${SIGNATURE_VOLUME}:/signatures`, DEBIAN_STANDIN, 'true']);
-  try {
-    const archive = tarOf([{ name: 'clawjail-test.hdb', content: Buffer.from(hdbLines(testSignatures())), mode: 0o644 }]);
-    await run('docker', ['-H', host.dockerHost, 'cp', '-', `${helper}:/signatures`], { input: archive, env: host.env });
-  } finally {
-    await host.docker(['rm', '-f', helper], { check: false });
-  }
-}
+const seedRemoteSignatures = () => seedSignaturesOn(host, PREFIX);
 
-/** Whatever a failed run left on the remote host: containers, networks, the moat, volumes. */
-async function scrubRemote(): Promise<void> {
-  for (const c of await remoteNames('container')) await host.docker(['rm', '-f', c], { check: false });
-  for (const n of await remoteNames('network')) await host.docker(['network', 'rm', n], { check: false });
-  await host.ssh(renderRemoveScript({ namePrefix: PREFIX }), { check: false });
-  for (const v of await remoteNames('volume')) await host.docker(['volume', 'rm', '-f', v], { check: false });
-}
+const scrubRemote = () => scrubRemoteOf(host, PREFIX);
 
 /**
  * Watches THIS machine for the whole run: every Docker event (containers, networks, volumes,
