@@ -39,7 +39,7 @@ key=$(
   {
     "$go_bin" version
     echo "cli $cli_version"
-    (cd "$root" && find engine -type f \( -name '*.go' -o -name 'go.mod' -o -name 'go.sum' -o -name '*.sh' \) -print0 |
+    (cd "$root" && find engine -type f ! -name '*.md' -print0 |
       LC_ALL=C sort -z | xargs -0 sha256sum)
     sha256sum "$dynamic_launcher" "$root/scripts/pulumi-engine.sh"
   } | sha256sum | cut -c1-16
