@@ -1,14 +1,13 @@
 // The README's first command, offline variant, as a user runs it: `npm run deploy -- --offline`
 // (scripts/deploy.sh), on a stack of its own so that the test never touches a developer's `dev`
 // stack: the dev stack's settings with the test's own names, bridges, subnets and port.
-import { execFile } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import * as yaml from 'js-yaml';
 import { REPO_ROOT } from '../../infra/paths';
 import { renderRemoveScript } from '../../infra/spec/moatHost';
-import { exitCodeOf } from './deployer';
+import { run } from '../helpers/run';
 
 jest.setTimeout(40 * 60_000);
 
@@ -16,21 +15,10 @@ const STACK = 'cjtest-deploy';
 const PREFIX = 'cjdep';
 const STACK_FILE = path.join(REPO_ROOT, `Pulumi.${STACK}.yaml`);
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function sh(cmd: string, args: string[], env: NodeJS.ProcessEnv, input = ''): Promise<Run> {
-  return new Promise((resolve) => {
-    const child = execFile(cmd, args, { cwd: REPO_ROOT, env, timeout: 35 * 60_000, maxBuffer: 64 << 20 }, (err, stdout, stderr) =>
-      resolve({ code: exitCodeOf(err), stdout, stderr }),
-    );
-    child.stdin?.on('error', () => undefined);
-    child.stdin?.end(input);
-  });
-}
+/** A command in the repository that never rejects: the test reads its exit code. */
+const sh = (cmd: string, args: string[], env: NodeJS.ProcessEnv, input = '') =>
+  run(cmd, args, { cwd: REPO_ROOT, env, input, timeoutMs: 35 * 60_000, check: false });
+type Run = Awaited<ReturnType<typeof sh>>;
 
 let home: string;
 let env: NodeJS.ProcessEnv;

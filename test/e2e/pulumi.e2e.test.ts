@@ -3,7 +3,6 @@
 // engine, through the policy pack, on a test stack of its own. Never the test-only deployer.
 //
 // One stack, one sequence: up, read back, operate, drift and heal, update, destroy, up again.
-import { execFile } from 'child_process';
 import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
@@ -11,8 +10,8 @@ import { moatChainNames } from '../../infra/spec/firewall';
 import { moatPaths, renderRemoveScript } from '../../infra/spec/moatHost';
 import { REPO_ROOT } from '../../infra/paths';
 import { EICAR } from '../../warden/test/clamd-harness';
+import { run } from '../helpers/run';
 import { clawjailWith } from './cli';
-import { exitCodeOf } from './deployer';
 import { Engine } from './engine';
 import { PulumiSandbox } from './pulumiCli';
 import { DEBIAN_STANDIN, NODE_STANDIN, localCaBundle, seedSignatures } from './testJail';
@@ -40,22 +39,8 @@ const CONFIG: Record<string, string> = {
   buildCaFile: localCaBundle(),
 };
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function sh(cmd: string, args: string[], input?: string | Buffer): Promise<Run> {
-  return new Promise((resolve) => {
-    const child = execFile(cmd, args, { timeout: 120_000, maxBuffer: 16 << 20 }, (err, stdout, stderr) =>
-      resolve({ code: exitCodeOf(err), stdout, stderr }),
-    );
-    // A command that reads no input may be gone before it is written to.
-    child.stdin?.on('error', () => undefined);
-    child.stdin?.end(input ?? '');
-  });
-}
+/** A host command that never rejects: the test reads its exit code. */
+const sh = (cmd: string, args: string[], input?: string | Buffer) => run(cmd, args, { input, check: false });
 const docker = (...args: string[]) => sh('docker', args);
 async function dockerOk(...args: string[]): Promise<string> {
   const r = await docker(...args);

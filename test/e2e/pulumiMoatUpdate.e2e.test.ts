@@ -15,8 +15,9 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { moatChainNames } from '../../infra/spec/firewall';
 import { PulumiSandbox, type RunResult as PulumiRun } from './pulumiCli';
+import { steps } from '../helpers/run';
 import { RemoteDockerHost, run, STANDIN_IMAGES } from './remoteHost';
-import { scrubRemote as scrubRemoteOf, seedRemoteSignatures as seedSignaturesOn, timed as timedIn } from './remoteStack';
+import { scrubRemote as scrubRemoteOf, openRemoteStack, timed as timedIn } from './remoteStack';
 import { DEBIAN_STANDIN, NODE_STANDIN, localCaBundle } from './testJail';
 
 jest.setTimeout(45 * 60_000);
@@ -77,7 +78,6 @@ const pulumiRun = (args: string[], timeoutMs = 20 * 60_000): Promise<PulumiRun> 
 const failure = (r: PulumiRun) => (r.code === 0 ? '' : r.all.slice(-6000));
 
 
-const seedRemoteSignatures = () => seedSignaturesOn(host, PREFIX);
 
 const scrubRemote = () => scrubRemoteOf(host, PREFIX);
 
@@ -341,25 +341,11 @@ beforeAll(async () => {
   await startListener(ALLOWED_PORT);
   await startListener(FORBIDDEN_PORT);
   await timed('loadImages', () => host.loadImages([...STANDIN_IMAGES]));
-  pulumi = new PulumiSandbox(STACK);
-  env = { ...pulumi.env, PATH: `${pulumi.bin}:${host.env.PATH}`, SSH_AUTH_SOCK: undefined, SSH_AGENT_PID: undefined };
-  await scrubRemote();
-  await pulumi.init(config(host.dockerHost, host.resolvers), {
-    openclawToken: crypto.randomBytes(32).toString('hex'),
-    gatewayToken: crypto.randomBytes(32).toString('hex'),
-  });
-  await seedRemoteSignatures();
+  ({ pulumi, env } = await openRemoteStack(host, STACK, PREFIX, config(host.dockerHost, host.resolvers)));
 }, 30 * 60_000);
 
 afterAll(async () => {
-  const errors: string[] = [];
-  const step = async (what: string, fn: () => Promise<unknown>) => {
-    try {
-      await fn();
-    } catch (e) {
-      errors.push(`${what}: ${(e as Error).message}`);
-    }
-  };
+  const { errors, step } = steps();
   loop?.kill();
   if (pulumi && host) {
     await step('destroy', async () => {

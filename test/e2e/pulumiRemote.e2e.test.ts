@@ -6,15 +6,15 @@
 // docker CLI calls with DOCKER_HOST=ssh://; and nothing on this machine, at any moment (a
 // `docker events` stream and an iptables sampler watch this machine for the whole run).
 import { spawn, type ChildProcess } from 'child_process';
-import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import { moatChainNames } from '../../infra/spec/firewall';
 import { moatPaths } from '../../infra/spec/moatHost';
 import { clawjailWith } from './cli';
 import { PulumiSandbox, type RunResult as PulumiRun } from './pulumiCli';
+import { steps } from '../helpers/run';
 import { RemoteDockerHost, run, STANDIN_IMAGES } from './remoteHost';
-import { remoteNames as remoteNamesOf, scrubRemote as scrubRemoteOf, seedRemoteSignatures as seedSignaturesOn, timed as timedIn } from './remoteStack';
+import { remoteNames as remoteNamesOf, scrubRemote as scrubRemoteOf, openRemoteStack, timed as timedIn } from './remoteStack';
 import { DEBIAN_STANDIN, NODE_STANDIN, localCaBundle } from './testJail';
 
 jest.setTimeout(45 * 60_000);
@@ -78,7 +78,6 @@ const localContainers = async () =>
 const localImages = async () =>
   (await run('docker', ['images', '--format', '{{.Repository}}:{{.Tag}}'])).stdout.split('\n').filter((n) => n.startsWith(`${PREFIX}/`));
 
-const seedRemoteSignatures = () => seedSignaturesOn(host, PREFIX);
 
 const scrubRemote = () => scrubRemoteOf(host, PREFIX);
 
@@ -138,25 +137,11 @@ beforeAll(async () => {
   await timed('labUp', () => host.up());
   // The stack's builds run on the remote engine: it needs the base images there.
   await timed('loadImages', () => host.loadImages([...STANDIN_IMAGES]));
-  pulumi = new PulumiSandbox(STACK);
-  env = { ...pulumi.env, PATH: `${pulumi.bin}:${host.env.PATH}`, SSH_AUTH_SOCK: undefined, SSH_AGENT_PID: undefined };
-  await scrubRemote();
-  await pulumi.init(config(host.dockerHost), {
-    openclawToken: crypto.randomBytes(32).toString('hex'),
-    gatewayToken: crypto.randomBytes(32).toString('hex'),
-  });
-  await seedRemoteSignatures();
+  ({ pulumi, env } = await openRemoteStack(host, STACK, PREFIX, config(host.dockerHost)));
 }, 30 * 60_000);
 
 afterAll(async () => {
-  const errors: string[] = [];
-  const step = async (what: string, fn: () => Promise<unknown>) => {
-    try {
-      await fn();
-    } catch (e) {
-      errors.push(`${what}: ${(e as Error).message}`);
-    }
-  };
+  const { errors, step } = steps();
   if (pulumi && host) await step('destroy', () => pulumiRun(['destroy', '--yes', '--skip-preview', '--stack', STACK], 10 * 60_000));
   if (host) await step('scrub', () => scrubRemote());
   if (pulumi) await step('sandbox', () => pulumi.cleanup());

@@ -30,7 +30,7 @@ import { spawn, type ChildProcess } from 'child_process';
 import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
-import { run, within, type RunResult } from '../helpers/run';
+import { run, steps, within, type RunResult } from '../helpers/run';
 
 export const STANDIN_IMAGES = ['clawjail-standin/debian:bookworm-slim', 'clawjail-standin/node:24-bookworm-slim'] as const;
 const REPO = path.resolve(__dirname, '..', '..');
@@ -677,14 +677,7 @@ function labPids(p: string, state: LabState | null): number[] {
 /** Removes every object of lab `p` (processes first); returns what failed. */
 async function cleanupPrefix(p: string, state: LabState | null): Promise<string[]> {
   const n = namesOf(p);
-  const errors: string[] = [];
-  const step = async (what: string, fn: () => Promise<unknown>) => {
-    try {
-      await fn();
-    } catch (e) {
-      errors.push(`${what}: ${(e as Error).message}`);
-    }
-  };
+  const { errors, step } = steps();
   await step('processes', async () => {
     // A leftover dockerd gets a chance to stop its containers and containerd first.
     const dockerd = state?.pids.dockerd;

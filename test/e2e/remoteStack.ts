@@ -1,8 +1,10 @@
 // What the engine tests on a second Docker host share (test/e2e/pulumiRemote.e2e.test.ts,
 // pulumiMoatUpdate.e2e.test.ts): the stack's objects on the remote engine, its signature volume
 // filled there, and a scrub of whatever a failed run left.
+import * as crypto from 'crypto';
 import { renderRemoveScript } from '../../infra/spec/moatHost';
 import { hdbLines, testSignatures } from '../../warden/test/clamd-harness';
+import { PulumiSandbox } from './pulumiCli';
 import { RemoteDockerHost, run } from './remoteHost';
 import { tarOf } from './tar';
 import { DEBIAN_STANDIN } from './testJail';
@@ -56,4 +58,23 @@ export async function timed<T>(timings: Record<string, number>, what: string, fn
   } finally {
     timings[what] = Date.now() - t;
   }
+}
+
+/**
+ * A stack on the remote host, ready for `pulumi up`: its sandbox, the environment its CLI runs
+ * in (the engine first on PATH, then the lab's ssh; no agent), leftovers of a killed run
+ * removed, the config and fresh tokens set, the signature volume filled there.
+ */
+export async function openRemoteStack(
+  host: RemoteDockerHost,
+  stack: string,
+  prefix: string,
+  config: Record<string, string>,
+): Promise<{ pulumi: PulumiSandbox; env: NodeJS.ProcessEnv }> {
+  const pulumi = new PulumiSandbox(stack);
+  const env = { ...pulumi.env, PATH: `${pulumi.bin}:${host.env.PATH}`, SSH_AUTH_SOCK: undefined, SSH_AGENT_PID: undefined };
+  await scrubRemote(host, prefix);
+  await pulumi.init(config, { openclawToken: crypto.randomBytes(32).toString('hex'), gatewayToken: crypto.randomBytes(32).toString('hex') });
+  await seedRemoteSignatures(host, prefix);
+  return { pulumi, env };
 }

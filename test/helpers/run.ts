@@ -1,4 +1,5 @@
-// Running a command to completion, for the test labs (test/moat/lab.ts, test/e2e/remoteHost.ts).
+// Running a command to completion, for the test labs (test/moat/lab.ts, test/e2e/remoteHost.ts)
+// and the end-to-end tests that drive the host's tools.
 import { spawn } from 'child_process';
 
 export interface RunResult {
@@ -11,10 +12,10 @@ export interface RunResult {
 export function run(
   cmd: string,
   args: string[],
-  opts: { input?: string | Buffer; timeoutMs?: number; env?: NodeJS.ProcessEnv; check?: boolean } = {},
+  opts: { input?: string | Buffer; timeoutMs?: number; env?: NodeJS.ProcessEnv; check?: boolean; cwd?: string } = {},
 ): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { env: opts.env ?? process.env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(cmd, args, { env: opts.env ?? process.env, cwd: opts.cwd, stdio: ['pipe', 'pipe', 'pipe'] });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 120_000);
@@ -47,4 +48,22 @@ export async function within(p: Promise<unknown>, ms: number): Promise<boolean> 
   } finally {
     clearTimeout(timer);
   }
+}
+
+/**
+ * For teardowns that must run every step even when some fail: `step` runs one and records its
+ * failure in `errors`, for the caller to report once all have run.
+ */
+export function steps(): { errors: string[]; step: (what: string, fn: () => Promise<unknown>) => Promise<void> } {
+  const errors: string[] = [];
+  return {
+    errors,
+    step: async (what, fn) => {
+      try {
+        await fn();
+      } catch (e) {
+        errors.push(`${what}: ${(e as Error).message}`);
+      }
+    },
+  };
 }

@@ -15,7 +15,7 @@ import { spawn, type ChildProcess } from 'child_process';
 import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
-import { run, within, type RunResult } from '../helpers/run';
+import { run, steps, within, type RunResult } from '../helpers/run';
 import * as readline from 'readline';
 import { parseConfig, type JailConfig } from '../../infra/config';
 import { REPO_ROOT } from '../../infra/paths';
@@ -408,14 +408,7 @@ export class MoatLab {
   /** Removes everything the lab made; runs every step even when some fail. */
   async down(): Promise<void> {
     process.off('exit', this.exitHook);
-    const errors: string[] = [];
-    const step = async (what: string, fn: () => Promise<unknown>) => {
-      try {
-        await fn();
-      } catch (e) {
-        errors.push(`${what}: ${(e as Error).message}`);
-      }
-    };
+    const { errors, step } = steps();
     if (this.dockerd && alive(this.dockerd)) {
       for (const c of [this.probeContainer, this.peerContainer]) {
         await step(`remove ${c}`, () => this.engine.remove(`/containers/${c}?force=true`));
