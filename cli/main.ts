@@ -16,6 +16,10 @@ const COMMANDS: Record<string, Command> = {
     summary: 'quarantine list|show|restore|purge    files the warden took from the workspace',
     load: () => require('./commands/quarantine').run,
   },
+  egress: {
+    summary: 'egress log|pending|status|allow|deny  the egress gate: its decisions and policy, live',
+    load: () => require('./commands/egress').run,
+  },
   connect: {
     summary: 'connect [URL] [--stack NAME | --fingerprint FP] [--token-file F] [--send JSON]',
     load: () => {
@@ -36,6 +40,12 @@ export function usage(): string {
     '',
     'commands:',
     ...Object.values(COMMANDS).map((c) => `  ${c.summary}`),
+    '',
+    'egress (the allowlist gate, clawjail:cellEgress allowlist; --stack NAME or --dir DIR):',
+    '  clawjail egress pending                 what the agent was refused, not yet decided',
+    '  clawjail egress allow HOST [--for 2h]   let it through (permanent: the stack config too)',
+    '  clawjail egress deny HOST               refuse it for good, closing its open tunnels',
+    '  clawjail egress log --denied --follow   watch the refusals as they happen',
     '',
     'Run `clawjail <command> --help` for the options of one command.',
     '',

@@ -8,7 +8,7 @@
 export const CONFIG_NAMESPACE = 'clawjail';
 
 export type Runtime = 'runc' | 'runsc';
-export type Egress = 'internet' | 'none';
+export type Egress = 'allowlist' | 'internet' | 'none';
 export type RestartPolicy = 'no' | 'on-failure' | 'always' | 'unless-stopped';
 
 export interface JailConfig {
@@ -33,6 +33,28 @@ export interface JailConfig {
   gateway: GatewayConfig;
   moat: MoatConfig;
   warden: WardenConfig;
+  /** The egress gate (egress/): used when cell.egress is "allowlist". */
+  egress: EgressGateConfig;
+}
+
+export type ModelApi = 'openai' | 'anthropic' | 'openrouter';
+
+/** A model provider the gate serves on a plain-HTTP route inside the jail, adding its key. */
+export interface ModelProvider {
+  /** The route's name: `http://<gate>:3128/providers/<name>`. */
+  name: string;
+  api: ModelApi;
+  /** The real provider, over verified TLS (https:// and a host name). */
+  baseUrl: string;
+}
+
+/** The allowlisting proxy that is the cell's only way out with cellEgress "allowlist". */
+export interface EgressGateConfig {
+  /** Entries `host`, `*.suffix`, either with `:port` (443 when none): egress/README.md. */
+  allow: string[];
+  /** Entries that win over any allow; without a port, every port. */
+  deny: string[];
+  providers: ModelProvider[];
 }
 
 export type ClamdSignatures = 'freshclam' | 'custom';
@@ -99,7 +121,10 @@ export interface CellConfig {
   openclawPort: number;
   /** Host directory bound as the workspace; empty means a named Docker volume. */
   workspaceHostPath: string;
-  /** "internet": out through the moat; "none": no route out at all (local models only). */
+  /**
+   * "allowlist": the egress gate is the only way out (names on clawjail:egressAllow); "internet":
+   * any public address, through the moat; "none": no route out at all (local models only).
+   */
   egress: Egress;
 }
 
@@ -117,6 +142,9 @@ export interface NetworkConfig {
   /** The warden-to-clamd network: internal (no route out), no port published, no cell on it. */
   scanBridgeName: string;
   scanSubnet: string;
+  /** The gate link (cellEgress allowlist): internal, no host address; the cell and the gate only. */
+  gateBridgeName: string;
+  gateSubnet: string;
 }
 
 /** The raw values: key (without namespace) to string, as `pulumi config` stores them. */
@@ -149,7 +177,7 @@ export const CONFIG_DEFAULTS = {
   logMaxFiles: '3',
   openclawPort: '18789',
   workspaceHostPath: '',
-  cellEgress: 'internet',
+  cellEgress: 'allowlist',
   buildCaFile: '',
   bridgeName: 'clawjail0',
   subnet: '172.29.77.0/24',
@@ -169,15 +197,28 @@ export const CONFIG_DEFAULTS = {
   clamdMemoryMb: '3072',
   wardenUnscannable: 'quarantine',
   wardenMaxFileSizeMb: '100',
+  // A small start, for OpenClaw's own package manager and git over https: anything else the
+  // agent asks for shows up in `clawjail egress pending`, for the operator to decide.
+  egressAllow: '["codeload.github.com","github.com","objects.githubusercontent.com","registry.npmjs.org"]',
+  egressDeny: '[]',
+  gateBridgeName: 'clawjail2',
+  gateSubnet: '172.29.79.0/24',
+  modelProviders: '[]',
 } as const satisfies Record<string, string>;
 
 /** Keys that are secrets: read, never defaulted, never printed. */
 export const SECRET_KEYS = ['openclawToken', 'gatewayToken'] as const;
+/**
+ * Secrets that only some stacks have: `modelKeys`, a JSON object from provider name to its key
+ * (`pulumi config set --secret --path clawjail:modelKeys.openai sk-...`).
+ */
+export const OPTIONAL_SECRET_KEYS = ['modelKeys'] as const;
 
 export type ConfigKey = keyof typeof CONFIG_DEFAULTS;
 
 const RUNTIMES: readonly Runtime[] = ['runc', 'runsc'];
-const EGRESS: readonly Egress[] = ['internet', 'none'];
+const EGRESS: readonly Egress[] = ['allowlist', 'internet', 'none'];
+const MODEL_APIS: readonly ModelApi[] = ['openai', 'anthropic', 'openrouter'];
 const RESTART_POLICIES: readonly RestartPolicy[] = ['no', 'on-failure', 'always', 'unless-stopped'];
 const BOOT_RESTORES: readonly BootRestore[] = ['systemd', 'none'];
 const SIGNATURE_SOURCES: readonly ClamdSignatures[] = ['freshclam', 'custom'];
@@ -385,7 +426,137 @@ export interface JailSecrets {
   openclawToken: string;
   /** The operator's token for our gateway (the vault); OpenClaw never sees it. */
   gatewayToken: string;
+  /**
+   * The gate's providers file (egress/README.md), keys included: written into the gate's own
+   * volume before it starts, never into the cell. `{"providers":[]}` when there are none.
+   */
+  egressProviders: string;
 }
+
+/** Where each API shape puts its key, and its usual base URL. */
+export const MODEL_API_SHAPES: Readonly<Record<ModelApi, { header: string; prefix: string; baseUrl: string }>> = {
+  openai: { header: 'authorization', prefix: 'Bearer ', baseUrl: 'https://api.openai.com/v1' },
+  openrouter: { header: 'authorization', prefix: 'Bearer ', baseUrl: 'https://openrouter.ai/api/v1' },
+  anthropic: { header: 'x-api-key', prefix: '', baseUrl: 'https://api.anthropic.com' },
+};
+
+const PROVIDER_NAME_RE = /^[a-z][a-z0-9-]{0,31}$/;
+
+/** An https:// base URL on a host name (the gate refuses IP literals), no credentials, query or fragment. */
+export function isProviderBaseUrl(s: string): boolean {
+  let u: URL;
+  try {
+    u = new URL(s);
+  } catch {
+    return false;
+  }
+  return (
+    u.protocol === 'https:' &&
+    HOSTNAME_RE.test(u.hostname) &&
+    !isIPv4(u.hostname) &&
+    u.username === '' &&
+    u.password === '' &&
+    u.search === '' &&
+    u.hash === ''
+  );
+}
+
+/**
+ * An allowlist entry: `host`, `*.suffix`, either with `:port`. Lower case, no IP literal, no
+ * trailing dot (the gate compares names as it normalises them, so the stack must write them so).
+ */
+export function isEgressEntry(s: string): boolean {
+  const m = /^(\*\.)?([a-z0-9.-]+)(?::(\d{1,5}))?$/.exec(s);
+  if (!m) return false;
+  const [, , host, port] = m;
+  if (port !== undefined && (Number(port) < 1 || Number(port) > 65535 || String(Number(port)) !== port)) return false;
+  if (isIPv4(host) || /^[\d.]+$/.test(host)) return false;
+  return HOSTNAME_RE.test(host) && host.includes('.');
+}
+
+function parseProviders(r: Reader, raw: RawConfig): ModelProvider[] {
+  const text = (raw.modelProviders ?? CONFIG_DEFAULTS.modelProviders).trim();
+  const key = `${CONFIG_NAMESPACE}:modelProviders`;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    r.problems.push(`${key}: must be a list of {"name", "api", "baseUrl"} objects`);
+    return [];
+  }
+  if (!Array.isArray(parsed)) {
+    r.problems.push(`${key}: must be a list of {"name", "api", "baseUrl"} objects`);
+    return [];
+  }
+  const out: ModelProvider[] = [];
+  parsed.forEach((p: unknown, i) => {
+    const at = `${key}[${i}]`;
+    if (typeof p !== 'object' || p === null || Array.isArray(p)) {
+      r.problems.push(`${at}: must be an object {"name", "api", "baseUrl"}`);
+      return;
+    }
+    const o = p as Record<string, unknown>;
+    const extra = Object.keys(o).filter((k) => !['name', 'api', 'baseUrl'].includes(k));
+    if (extra.length) r.problems.push(`${at}: unknown field ${extra.join(', ')} (known: name, api, baseUrl; keys go in the secret ${CONFIG_NAMESPACE}:modelKeys)`);
+    const name = typeof o.name === 'string' ? o.name : '';
+    if (!PROVIDER_NAME_RE.test(name)) r.problems.push(`${at}.name = ${JSON.stringify(o.name)}: must be 1-32 characters: a lowercase letter, then lowercase letters, digits or -`);
+    // OpenClaw takes a base URL and a key for its bundled providers alone; any other name would
+    // need a model list of its own, which clawjail does not write.
+    else if (!(MODEL_APIS as readonly string[]).includes(name)) r.problems.push(`${at}.name = ${JSON.stringify(name)}: must be one of OpenClaw's bundled providers: ${MODEL_APIS.join(', ')}`);
+    const api = typeof o.api === 'string' ? o.api : '';
+    if (!(MODEL_APIS as readonly string[]).includes(api)) r.problems.push(`${at}.api = ${JSON.stringify(o.api)}: must be one of ${MODEL_APIS.join(', ')}`);
+    const shape = MODEL_API_SHAPES[api as ModelApi];
+    const baseUrl = o.baseUrl === undefined ? shape?.baseUrl ?? '' : typeof o.baseUrl === 'string' ? o.baseUrl.replace(/\/+$/, '') : '';
+    if (!isProviderBaseUrl(baseUrl)) r.problems.push(`${at}.baseUrl = ${JSON.stringify(o.baseUrl)}: must be an https:// URL on a host name, e.g. https://api.openai.com/v1`);
+    if (out.some((x) => x.name === name)) r.problems.push(`${at}.name = ${JSON.stringify(name)}: used twice`);
+    out.push({ name, api: api as ModelApi, baseUrl });
+  });
+  return out;
+}
+
+function parseEgressGate(r: Reader, raw: RawConfig): EgressGateConfig {
+  const entry = 'must be "host", "*.suffix", "host:port" or "*.suffix:port" in lower case (names only, no IP address, no URL)';
+  const norm = (xs: string[]) => [...new Set(xs)].sort();
+  return {
+    allow: norm(r.stringList('egressAllow', isEgressEntry, entry)),
+    deny: norm(r.stringList('egressDeny', isEgressEntry, entry)),
+    providers: parseProviders(r, raw),
+  };
+}
+
+/** The providers file the gate reads, keys from the `modelKeys` secret (checked here). */
+function providersFile(r: Reader, providers: ModelProvider[], keysText: string | undefined, requireSecrets: boolean): string {
+  const key = `${CONFIG_NAMESPACE}:modelKeys`;
+  let keys: Record<string, string> = {};
+  if (keysText !== undefined && keysText !== '') {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(keysText);
+    } catch {
+      parsed = null;
+    }
+    // Never echo the secret's text back.
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed) || !Object.values(parsed).every((v) => typeof v === 'string' && v.length > 0 && !/[\r\n]/.test(v))) {
+      r.problems.push(`${key}: must be a secret JSON object from provider name to its key, e.g. pulumi config set --secret --path ${key}.openai sk-...`);
+    } else {
+      keys = parsed as Record<string, string>;
+    }
+  }
+  for (const name of Object.keys(keys)) {
+    if (!providers.some((p) => p.name === name)) r.problems.push(`${key}: has a key for ${JSON.stringify(name)}, which ${CONFIG_NAMESPACE}:modelProviders does not name`);
+  }
+  if (requireSecrets) {
+    for (const p of providers) {
+      if (!keys[p.name]) r.problems.push(`${key}.${p.name} is required for the provider ${p.name}: pulumi config set --secret --path ${key}.${p.name} <its API key>`);
+    }
+  }
+  return JSON.stringify({
+    providers: providers.map((p) => ({ name: p.name, baseUrl: p.baseUrl, ...pick(MODEL_API_SHAPES[p.api]), key: keys[p.name] ?? '' })),
+  });
+}
+
+// A provider with a bad `api` was already reported; its file entry never gets written.
+const pick = (s: { header: string; prefix: string } | undefined) => ({ header: s?.header ?? '', prefix: s?.prefix ?? '' });
 
 export interface ParseOptions {
   /** False for tools that read a stack file without its passphrase (render, check, list). */
@@ -397,12 +568,12 @@ export function parseConfig(
   opts: ParseOptions = {},
 ): { config: JailConfig; secrets: JailSecrets } {
   const unknown = Object.keys(raw).filter(
-    (k) => !(k in CONFIG_DEFAULTS) && !(SECRET_KEYS as readonly string[]).includes(k),
+    (k) => !(k in CONFIG_DEFAULTS) && ![...SECRET_KEYS, ...OPTIONAL_SECRET_KEYS].includes(k as never),
   );
   const r = new Reader(raw);
   for (const k of unknown) {
     r.problems.push(
-      `${CONFIG_NAMESPACE}:${k} is not a setting of clawjail (known: ${[...Object.keys(CONFIG_DEFAULTS), ...SECRET_KEYS].join(', ')})`,
+      `${CONFIG_NAMESPACE}:${k} is not a setting of clawjail (known: ${[...Object.keys(CONFIG_DEFAULTS), ...SECRET_KEYS, ...OPTIONAL_SECRET_KEYS].join(', ')})`,
     );
   }
   const config: JailConfig = {
@@ -439,6 +610,8 @@ export function parseConfig(
       subnet: r.check('subnet', isIPv4Cidr, 'must be an IPv4 CIDR such as 172.29.77.0/24'),
       scanBridgeName: r.matching('scanBridgeName', BRIDGE_RE, 'must be a Linux interface name: 1-15 letters, digits, _ or -, starting with a letter'),
       scanSubnet: r.check('scanSubnet', isIPv4Cidr, 'must be an IPv4 CIDR such as 172.29.78.0/24'),
+      gateBridgeName: r.matching('gateBridgeName', BRIDGE_RE, 'must be a Linux interface name: 1-15 letters, digits, _ or -, starting with a letter'),
+      gateSubnet: r.check('gateSubnet', isIPv4Cidr, 'must be an IPv4 CIDR such as 172.29.79.0/24'),
     },
     allowedPublishAddresses: r.stringList('allowedPublishAddresses', isIPv4, 'must be IPv4 addresses'),
     gateway: {
@@ -455,27 +628,42 @@ export function parseConfig(
       // The official signatures alone take about 1.2 GiB; less only makes sense with custom ones.
       clamdMemoryMb: r.int('clamdMemoryMb', 256, 65536, ' (MiB)'),
     },
+    egress: parseEgressGate(r, raw),
   };
   const n = config.network;
-  if (n.scanBridgeName === n.bridgeName) {
-    r.problems.push(`${CONFIG_NAMESPACE}:scanBridgeName = "${n.scanBridgeName}": must differ from ${CONFIG_NAMESPACE}:bridgeName`);
-  }
-  if (isIPv4Cidr(n.scanSubnet)) {
-    // A Docker network takes a route on the host: on a public range or the LAN it would hijack
-    // the host's own traffic to those addresses.
-    const len = Number(n.scanSubnet.split('/')[1]);
-    if (!PRIVATE_RANGES.some((p) => cidrContains(p, n.scanSubnet)) || len > 29) {
-      r.problems.push(`${CONFIG_NAMESPACE}:scanSubnet = "${n.scanSubnet}": must be a private range (10/8, 172.16/12, 192.168/16) of at least /29`);
+  const bridges: [string, string][] = [['bridgeName', n.bridgeName], ['scanBridgeName', n.scanBridgeName], ['gateBridgeName', n.gateBridgeName]];
+  bridges.forEach(([key, name], i) => {
+    const earlier = bridges.slice(0, i).find(([, other]) => other === name);
+    if (earlier) r.problems.push(`${CONFIG_NAMESPACE}:${key} = "${name}": must differ from ${CONFIG_NAMESPACE}:${earlier[0]}`);
+  });
+  // The internal networks (scan, gate): a Docker network takes a route on the host, so on a
+  // public range or the LAN it would hijack the host's own traffic to those addresses.
+  const internalNets: ['scanSubnet' | 'gateSubnet', string][] = [['scanSubnet', n.scanSubnet], ['gateSubnet', n.gateSubnet]];
+  internalNets.forEach(([name, subnet], i) => {
+    if (!isIPv4Cidr(subnet)) return;
+    const len = Number(subnet.split('/')[1]);
+    if (!PRIVATE_RANGES.some((p) => cidrContains(p, subnet)) || len > 29) {
+      r.problems.push(`${CONFIG_NAMESPACE}:${name} = "${subnet}": must be a private range (10/8, 172.16/12, 192.168/16) of at least /29`);
     }
     const clashes = [
       ...(isIPv4Cidr(n.subnet) ? [[`${CONFIG_NAMESPACE}:subnet`, n.subnet]] : []),
+      ...internalNets.slice(0, i).filter(([, c]) => isIPv4Cidr(c)).map(([k, c]) => [`${CONFIG_NAMESPACE}:${k}`, c]),
       ...config.moat.extraBlocked.map((b) => [`${CONFIG_NAMESPACE}:moatExtraBlocked`, b]),
       ...config.moat.egressExceptions.map((e) => [`${CONFIG_NAMESPACE}:egressExceptions`, `${e.ip}/32`]),
       ...(config.moat.dnsResolvers === 'auto' ? [] : config.moat.dnsResolvers.map((d) => [`${CONFIG_NAMESPACE}:dnsResolvers`, `${d}/32`])),
     ];
     for (const [key, cidr] of clashes) {
-      if (cidrsOverlap(cidr, n.scanSubnet)) r.problems.push(`${CONFIG_NAMESPACE}:scanSubnet = "${n.scanSubnet}": overlaps ${key} (${cidr})`);
+      if (cidrsOverlap(cidr, subnet)) r.problems.push(`${CONFIG_NAMESPACE}:${name} = "${subnet}": overlaps ${key} (${cidr})`);
     }
+  });
+  if (isIPv4Cidr(n.subnet) && Number(n.subnet.split('/')[1]) > 29) {
+    // The gateway, the gate and freshclam take fixed addresses .2 to .4 on the cell's bridge.
+    r.problems.push(`${CONFIG_NAMESPACE}:subnet = "${n.subnet}": must be at least a /29`);
+  }
+  if (config.cell.egress !== 'allowlist' && (config.egress.providers.length > 0 || raw.modelKeys)) {
+    r.problems.push(
+      `${CONFIG_NAMESPACE}:modelProviders: the gate serves model providers only with ${CONFIG_NAMESPACE}:cellEgress = "allowlist" (got "${config.cell.egress}")`,
+    );
   }
   if (config.warden.signatures === 'freshclam' && config.cell.egress === 'none') {
     r.problems.push(
@@ -506,6 +694,7 @@ export function parseConfig(
   const secrets: JailSecrets = {
     openclawToken: secretOf('openclawToken'),
     gatewayToken: secretOf('gatewayToken'),
+    egressProviders: providersFile(r, config.egress.providers, raw.modelKeys, opts.requireSecrets !== false),
   };
 
   if (r.problems.length) throw new ConfigError(r.problems);

@@ -3,11 +3,12 @@ import * as docker from '@pulumi/docker';
 import * as pulumi from '@pulumi/pulumi';
 import { CONFIG_NAMESPACE, parseConfig, type RawConfig } from './config';
 import { hostBuildArgs } from './buildArgs';
+import { EgressGate } from './components/egressGate';
 import { Cell, Gateway } from './components/jailContainer';
 import { Moat, moatRulesInputs } from './components/moat';
 import { JailVolumes } from './components/volumes';
 import { Warden } from './components/warden';
-import { buildJailSpec, gatewayUrl as urlOf, jailNames, type Role } from './spec';
+import { buildJailSpec, egressPolicyDocument, gatewayUrl as urlOf, gateProxyUrl, jailNames, type Role } from './spec';
 
 /** The `clawjail:*` values of the stack, keys without the namespace. */
 function rawStackConfig(): RawConfig {
@@ -19,7 +20,14 @@ function rawStackConfig(): RawConfig {
   return raw;
 }
 
-const { config, secrets } = parseConfig(rawStackConfig());
+const raw = rawStackConfig();
+// The model keys must be encrypted in the stack file: a key written in plain text would sit in
+// the repository checkout and in every copy of the stack file.
+const isConfigSecret = (pulumi.runtime as unknown as { isConfigSecret?: (key: string) => boolean }).isConfigSecret;
+if (raw.modelKeys !== undefined && isConfigSecret && !isConfigSecret(`${CONFIG_NAMESPACE}:modelKeys`)) {
+  throw new Error(`${CONFIG_NAMESPACE}:modelKeys must be a secret: pulumi config set --secret --path ${CONFIG_NAMESPACE}:modelKeys.<provider> <key>`);
+}
+const { config, secrets } = parseConfig(raw);
 const spec = buildJailSpec(config);
 const names = jailNames(config);
 const specIfAny = (role: Role) => spec.containers.find((x) => x.role === role);
@@ -54,13 +62,25 @@ const warden = new Warden('warden', {
   warden: specOf('warden'),
   dependsOn: [moat, volumes],
 });
+// cellEgress allowlist: the gate, its link network and its policy, before the gateway (which
+// joins that network) and the cell (which must find the policy enforced).
+const gate =
+  config.cell.egress === 'allowlist'
+    ? new EgressGate('egress', {
+        ...common,
+        gateNetwork: networkOf(names.gateNetwork),
+        proxy: specOf('egress'),
+        policy: egressPolicyDocument(config),
+        dependsOn: [moat, volumes],
+      })
+    : undefined;
 // The gateway owns the jail's network namespace, so it starts first; the cell joins it.
-const gateway = new Gateway('gateway', { ...common, spec: specOf('gateway'), dependsOn: [moat, volumes] });
+const gateway = new Gateway('gateway', { ...common, spec: specOf('gateway'), dependsOn: [moat, volumes, ...(gate ? [gate.gateNetwork] : [])] });
 const cell = new Cell('cell', {
   ...common,
   spec: specOf('cell'),
   // The warden watches the workspace before the prisoner can write to it.
-  dependsOn: [moat, volumes, warden.started, gateway.started],
+  dependsOn: [moat, volumes, warden.started, gateway.started, ...(gate ? [gate.ready] : [])],
   extraLabels: { 'clawjail.netns-owner': gateway.container.id },
 });
 
@@ -79,3 +99,7 @@ export const clamdContainer = warden.clamd.containerName;
 export const scanNetwork = warden.scanNetwork.name;
 /** For `clawjail quarantine --stack`: the volume that holds the quarantine and the audit log. */
 export const jailVolume = names.jailVolume;
+/** cellEgress allowlist: the gate's container, the proxy URL the cell uses, the policy it enforces. */
+export const egressContainer = gate?.proxy.containerName;
+export const egressProxyUrl = gate ? gateProxyUrl(config) : undefined;
+export const egressAllow = gate?.policy.allow;

@@ -26,10 +26,18 @@ export function readStackRaw(file: string): RawConfig {
   const prefix = `${CONFIG_NAMESPACE}:`;
   for (const [key, value] of Object.entries(config)) {
     if (!key.startsWith(prefix)) continue;
-    if (value !== null && typeof value === 'object') continue; // { secure: ... }
+    // An encrypted value ({ secure: ... }), or an object holding one, is a secret: left out.
+    if (holdsSecret(value)) continue;
+    // A YAML list or object reaches the program as JSON text (Pulumi's spelling); so here.
     raw[key.slice(prefix.length)] = typeof value === 'string' ? value : JSON.stringify(value);
   }
   return raw;
+}
+
+function holdsSecret(value: unknown): boolean {
+  if (value === null || typeof value !== 'object') return false;
+  if (!Array.isArray(value) && 'secure' in value) return true;
+  return Object.values(value).some(holdsSecret);
 }
 
 export function loadStackConfig(stack: string, dir = REPO_ROOT): JailConfig {

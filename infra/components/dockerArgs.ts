@@ -128,7 +128,10 @@ export function containerArgs(
     mounts: spec.mounts.map((m) => ({ type: m.type, source: m.source, target: m.target, readOnly: m.readOnly })),
     networkMode: spec.networkMode ?? undefined,
     networksAdvanced: spec.networks.length
-      ? spec.networks.map((name, i) => (i === 0 && spec.networkAddress ? { name, ipv4Address: spec.networkAddress } : { name }))
+      ? spec.networks.map((name) => {
+          const ipv4Address = spec.networkAddresses?.[name];
+          return ipv4Address ? { name, ipv4Address } : { name };
+        })
       : undefined,
     // Written before the first start (the container is created stopped), onto the container's
     // own volume; the provider sends them through the Engine API, never on a command line.

@@ -6,7 +6,7 @@
 import * as docker from '@pulumi/docker';
 import * as pulumi from '@pulumi/pulumi';
 import type { JailConfig } from '../config';
-import { moatChainNames } from '../spec/firewall';
+import { moatChainNames, moatRulesPlan } from '../spec/firewall';
 import type { NetworkSpec } from '../spec';
 import { networkArgs } from './dockerArgs';
 import { MoatRules, type MoatRulesInputs } from './moatRules';
@@ -32,6 +32,8 @@ export function moatRulesInputs(config: JailConfig, network: NetworkSpec): MoatR
     exceptions: config.moat.egressExceptions,
     extraBlocked: config.moat.extraBlocked,
     internet: config.cell.egress !== 'none',
+    // One source for the allowlist mode's sources: the plan the CLI renders too.
+    ...(moatRulesPlan(config, []).internetFrom ? { internetFrom: moatRulesPlan(config, []).internetFrom } : {}),
     bootRestore: config.moat.bootRestore,
   };
 }

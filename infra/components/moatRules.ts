@@ -30,6 +30,8 @@ export interface MoatRulesInputs {
   extraBlocked: string[];
   /** False when the cell has no egress at all (clawjail:cellEgress none). */
   internet: boolean;
+  /** cellEgress allowlist: the only bridge addresses that may go out (the gate, freshclam). */
+  internetFrom?: string[];
   bootRestore: BootRestore;
 }
 
@@ -63,6 +65,7 @@ export function declaredMoat(inputs: MoatRulesInputs, resolvers: string[]): Decl
     exceptions: inputs.exceptions,
     extraBlocked: inputs.extraBlocked,
     internet: inputs.internet,
+    ...(inputs.internetFrom ? { internetFrom: inputs.internetFrom } : {}),
   };
   const rules = renderMoatRules(plan);
   const files: Record<string, string> = {};
@@ -153,6 +156,7 @@ function pick(i: MoatRulesInputs): MoatRulesInputs {
     exceptions: i.exceptions,
     extraBlocked: i.extraBlocked,
     internet: i.internet,
+    ...(i.internetFrom ? { internetFrom: i.internetFrom } : {}),
     bootRestore: i.bootRestore,
   };
 }
@@ -166,6 +170,7 @@ export async function readMoat(props: MoatRulesState): Promise<MoatRulesState> {
     exceptions: props.exceptions ?? [],
     extraBlocked: props.extraBlocked ?? [],
     internet: props.internet,
+    ...(props.internetFrom ? { internetFrom: props.internetFrom } : {}),
   };
   return stateFromLive(props, await readLiveMoat(props.target, plan));
 }

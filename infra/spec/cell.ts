@@ -1,5 +1,6 @@
 // The Cell: the container the prisoner (OpenClaw) lives in.
 import type { JailConfig } from '../config';
+import { cellProxyEnv, openclawGatedConfig } from './egress';
 import { jailNames } from './names';
 import { hardening } from './hardening';
 import { ROLE_LABEL, type ContainerSpec, type ImageSpec } from './types';
@@ -26,6 +27,15 @@ export function cellHealthProbe(port: number): string[] {
   return ['CMD', 'node', '-e', js];
 }
 
+function cellCommand(config: JailConfig): string[] {
+  const openclaw = ['openclaw', 'gateway', '--allow-unconfigured', '--bind', 'loopback', '--port', String(config.cell.openclawPort), '--auth', 'token'];
+  if (config.cell.egress !== 'allowlist') return openclaw;
+  // $HOME is a fresh tmpfs at every start: the gated configuration is written there first.
+  const script =
+    'mkdir -p "$OPENCLAW_STATE_DIR" && printf \'%s\\n\' "$CLAWJAIL_OPENCLAW_CONFIG" > "$OPENCLAW_STATE_DIR/openclaw.json" && exec "$@"';
+  return ['sh', '-c', script, 'cell', ...openclaw];
+}
+
 export function cellContainerSpec(config: JailConfig): ContainerSpec {
   const names = jailNames(config);
   const c = config.cell;
@@ -37,15 +47,16 @@ export function cellContainerSpec(config: JailConfig): ContainerSpec {
     role: 'cell',
     image: cellImageSpec(config),
     user: CELL_USER,
-    command: [
-      'openclaw', 'gateway', '--allow-unconfigured',
-      '--bind', 'loopback', '--port', String(c.openclawPort), '--auth', 'token',
-    ],
+    command: cellCommand(config),
     env: {
       HOME: CELL_HOME,
       NODE_ENV: 'production',
       NO_UPDATE_NOTIFIER: '1',
       NPM_CONFIG_UPDATE_NOTIFIER: 'false',
+      // cellEgress allowlist: where the gate is, for the tools that honour it. The kernel is what
+      // enforces the gate (infra/spec/egress.ts); these only make the way out usable.
+      ...cellProxyEnv(config),
+      ...(c.egress === 'allowlist' ? { CLAWJAIL_OPENCLAW_CONFIG: JSON.stringify(openclawGatedConfig(config)) } : {}),
     },
     secretEnv: { OPENCLAW_GATEWAY_TOKEN: 'openclawToken' },
     secretFiles: {},

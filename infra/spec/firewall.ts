@@ -19,7 +19,7 @@
 // Rules are written exactly as `iptables-save` (nf_tables 1.8) prints them, so the rendered text
 // and the live text can be compared line by line; `normalizeRule` absorbs the small differences
 // between iptables versions (implicit `-m tcp`, `/32`, quoting).
-import type { EgressException, JailConfig } from '../config';
+import { hostInCidr, type EgressException, type JailConfig } from '../config';
 
 export const IP6TABLES_MARKER = '# ip6tables';
 /** The comment on the v4 document saying which dockerd jump the moat relies on. */
@@ -39,6 +39,12 @@ export interface MoatRulesPlan {
    * internet, and no DNS goes out either (only the exceptions and replies pass).
    */
   internet?: boolean;
+  /**
+   * clawjail:cellEgress "allowlist": only these addresses on the bridge (the egress gate and
+   * freshclam) may reach the internet and the resolvers; everything else from the bridge, the
+   * cell's namespace included, is dropped after the exceptions. Absent: every address may.
+   */
+  internetFrom?: string[];
 }
 
 export interface MoatChainNames {
@@ -86,7 +92,22 @@ export function moatRulesPlan(config: JailConfig, resolvers: string[]): MoatRule
     exceptions: config.moat.egressExceptions,
     extraBlocked: config.moat.extraBlocked,
     internet: config.cell.egress !== 'none',
+    ...(config.cell.egress === 'allowlist' ? { internetFrom: internetSources(config) } : {}),
   };
+}
+
+/**
+ * Fixed addresses on the cell's bridge with cellEgress "allowlist" (the subnet's second, third
+ * and fourth): the gateway's namespace, which the cell shares, then the two that may go out.
+ */
+export function bridgeAddresses(config: JailConfig): { gateway: string; egress: string; freshclam: string } {
+  const subnet = config.network.subnet;
+  return { gateway: hostInCidr(subnet, 2), egress: hostInCidr(subnet, 3), freshclam: hostInCidr(subnet, 4) };
+}
+
+function internetSources(config: JailConfig): string[] {
+  const a = bridgeAddresses(config);
+  return [a.egress, ...(config.warden.signatures === 'freshclam' ? [a.freshclam] : [])];
 }
 
 const quote = (s: string): string => `"${s.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
@@ -109,6 +130,8 @@ function checkPlan(plan: MoatRulesPlan): void {
   if (!/^[a-zA-Z][a-zA-Z0-9_-]{0,14}$/.test(plan.bridgeName)) throw new Error(`bad bridge name ${JSON.stringify(plan.bridgeName)}`);
   const ip = /^\d{1,3}(\.\d{1,3}){3}$/;
   for (const r of plan.resolvers) if (!ip.test(r)) throw new Error(`bad resolver ${JSON.stringify(r)}`);
+  for (const r of plan.internetFrom ?? []) if (!ip.test(r)) throw new Error(`bad source ${JSON.stringify(r)}`);
+  if (plan.internetFrom && plan.internet === false) throw new Error('internetFrom needs the internet');
   for (const n of plan.extraBlocked ?? []) if (!/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/.test(n)) throw new Error(`bad network ${JSON.stringify(n)}`);
   for (const e of plan.exceptions) {
     if (!ip.test(e.ip) || !Number.isInteger(e.port) || e.port < 1 || e.port > 65535 || !['tcp', 'udp'].includes(e.proto)) {
@@ -125,11 +148,20 @@ function v4Doc(plan: MoatRulesPlan): FamilyDoc {
   const internet = plan.internet !== false;
   const resolvers = internet ? uniq(plan.resolvers, (r) => r) : [];
   const exceptions = uniq(plan.exceptions, (e) => `${e.ip}:${e.port}/${e.proto}`);
+  // Allowlist mode: each internet rule once per address that may go out, `-s` first as
+  // iptables-save prints it.
+  const sources: (string | null)[] = plan.internetFrom ? uniq(plan.internetFrom, (x) => x) : [null];
+  const from = (src: string | null) => (src ? `-s ${src}/32 ` : '');
+  const who = (src: string | null) => (src ? ` from ${src}` : '');
 
   const allowed = (chain: string): string[] => [
     `-A ${chain} -m conntrack --ctstate RELATED,ESTABLISHED ${c('replies on connections already allowed')} -j ACCEPT`,
-    ...resolvers.flatMap((r) =>
-      (['udp', 'tcp'] as const).map((p) => `-A ${chain} -d ${r}/32 -p ${p} -m ${p} --dport 53 ${c(`DNS to resolver ${r}`)} -j ACCEPT`),
+    ...sources.flatMap((src) =>
+      resolvers.flatMap((r) =>
+        (['udp', 'tcp'] as const).map(
+          (p) => `-A ${chain} ${from(src)}-d ${r}/32 -p ${p} -m ${p} --dport 53 ${c(`DNS to resolver ${r}${who(src)}`)} -j ACCEPT`,
+        ),
+      ),
     ),
     ...exceptions.map(
       (e) => `-A ${chain} -d ${e.ip}/32 -p ${e.proto} -m ${e.proto} --dport ${e.port} ${c(`exception ${e.ip}:${e.port}/${e.proto}`)} -j ACCEPT`,
@@ -141,9 +173,14 @@ function v4Doc(plan: MoatRulesPlan): FamilyDoc {
     `-A ${forward} -o ${br} ${c('other containers on the bridge')} -j DROP`,
     ...BLOCKED_V4.map((b) => `-A ${forward} -d ${b.cidr} ${c(`drop ${b.what}`)} -j DROP`),
     ...uniq(plan.extraBlocked ?? [], (x) => x).map((cidr) => `-A ${forward} -d ${cidr} ${c(`drop ${cidr} (moatExtraBlocked)`)} -j DROP`),
-    internet
-      ? `-A ${forward} ${c('the internet')} -j ACCEPT`
-      : `-A ${forward} ${c('no egress (cellEgress none): drop the internet too')} -j DROP`,
+    ...(!internet
+      ? [`-A ${forward} ${c('no egress (cellEgress none): drop the internet too')} -j DROP`]
+      : plan.internetFrom
+        ? [
+            ...sources.map((src) => `-A ${forward} ${from(src)}${c(`the internet${who(src)} (the egress gate or freshclam)`)} -j ACCEPT`),
+            `-A ${forward} ${c('cellEgress allowlist: nothing else from the bridge, the cell least of all')} -j DROP`,
+          ]
+        : [`-A ${forward} ${c('the internet')} -j ACCEPT`]),
     ...allowed(input),
     `-A ${input} ${c('the host itself: bridge gateway and every host address')} -j DROP`,
   ];
@@ -188,7 +225,7 @@ export function renderMoatRules(plan: MoatRulesPlan): string {
   checkPlan(plan);
   const header = [
     `# clawjail moat of stack "${plan.namePrefix}": cell bridge ${plan.bridgeName} (${plan.subnet})`,
-    `# ${plan.internet === false ? 'no internet (cellEgress none)' : 'internet allowed'}; resolvers: ${plan.internet === false ? 'none' : plan.resolvers.join(', ') || 'none'}; exceptions: ${plan.exceptions.map((e) => `${e.ip}:${e.port}/${e.proto}`).join(', ') || 'none'}`,
+    `# ${plan.internet === false ? 'no internet (cellEgress none)' : plan.internetFrom ? `internet only from ${plan.internetFrom.join(', ')} (cellEgress allowlist)` : 'internet allowed'}; resolvers: ${plan.internet === false ? 'none' : plan.resolvers.join(', ') || 'none'}; exceptions: ${plan.exceptions.map((e) => `${e.ip}:${e.port}/${e.proto}`).join(', ') || 'none'}`,
     '# apply with --noflush: iptables-restore up to the ip6tables marker line, ip6tables-restore after it',
     DOCKERD_JUMP_LINE,
   ];

@@ -4,6 +4,8 @@
 // gateway, is the one the prisoner can crash and restart at will; as a joiner it comes back into
 // the same namespace, and the operator's channel survives.
 import { hostInCidr, type JailConfig } from '../config';
+import { gateAddresses } from './egress';
+import { bridgeAddresses } from './firewall';
 import { jailNames } from './names';
 import { hardening } from './hardening';
 import { ROLE_LABEL, type ContainerSpec } from './types';
@@ -70,17 +72,36 @@ export function gatewayContainerSpec(config: JailConfig): ContainerSpec {
     // The certificate and key are made at first start in this volume, which no other container
     // mounts: the key never enters the cell.
     mounts: [{ type: 'volume', source: names.gatewayStateVolume, target: GATEWAY_STATE_DIR, readOnly: false }],
-    networks: [names.cellNetwork],
-    networkMode: null,
-    ...(internal ? { networkAddress: internal } : {}),
+    ...gatewayNetworks(config),
     ports: internal ? [] : [{ internal: GATEWAY_INTERNAL_PORT, external: config.gateway.port, ip: config.gateway.listenAddress }],
-    // With no egress, even DNS stays inside: Docker's resolver forwards to loopback.
-    dns: c.egress === 'none' ? ['127.0.0.1'] : [],
+    // With no egress, or only the gate's, even DNS stays inside: Docker's resolver forwards to
+    // loopback (the gate resolves names itself).
+    dns: c.egress === 'internet' ? [] : ['127.0.0.1'],
     runtime: c.runtime,
     ipcMode: 'private',
     labels: { [ROLE_LABEL]: 'gateway', 'clawjail.stack': config.namePrefix },
     stopTimeoutSeconds: 10,
   };
+}
+
+/**
+ * The namespace the cell shares: on the cell's bridge (at the fixed .2 unless the cell has the
+ * internet), and with cellEgress allowlist also on the gate link, its one way out.
+ */
+function gatewayNetworks(config: JailConfig): Pick<ContainerSpec, 'networks' | 'networkMode' | 'networkAddresses'> {
+  const names = jailNames(config);
+  switch (config.cell.egress) {
+    case 'internet':
+      return { networks: [names.cellNetwork], networkMode: null };
+    case 'none':
+      return { networks: [names.cellNetwork], networkMode: null, networkAddresses: { [names.cellNetwork]: hostInCidr(config.network.subnet, 2) } };
+    case 'allowlist':
+      return {
+        networks: [names.cellNetwork, names.gateNetwork],
+        networkMode: null,
+        networkAddresses: { [names.cellNetwork]: bridgeAddresses(config).gateway, [names.gateNetwork]: gateAddresses(config).gateway },
+      };
+  }
 }
 
 /** Where the operator connects. */

@@ -2,6 +2,7 @@
 // deployer both realise exactly this object.
 import type { JailConfig } from '../config';
 import { cellContainerSpec } from './cell';
+import { egressContainerSpec, gateNetworkSpec } from './egress';
 import { gatewayContainerSpec } from './gateway';
 import { jailNames } from './names';
 import { cellNetworkSpec } from './network';
@@ -19,20 +20,22 @@ export function buildJailSpec(config: JailConfig): JailSpec {
   const gateway = gatewayContainerSpec(config);
   const cell = cellContainerSpec(config);
   const warden = wardenContainerSpecs(config);
-  // In start order: the warden is watching before the prisoner runs, and the cell joins the
-  // gateway's network namespace.
-  const containers = [...warden, gateway, cell];
+  const gated = config.cell.egress === 'allowlist';
+  // In start order: the warden is watching before the prisoner runs, the gate is up before
+  // anything uses it, and the cell joins the gateway's network namespace.
+  const containers = [...warden, ...(gated ? [egressContainerSpec(config)] : []), gateway, cell];
   return {
     namePrefix: config.namePrefix,
     dockerHost: config.dockerHost,
     images: uniqueImages(containers.map((c) => c.image)),
     // The cell's (moated) bridge first: the Moat component takes it.
-    networks: [cellNetworkSpec(config), scanNetworkSpec(config)],
+    networks: [cellNetworkSpec(config), scanNetworkSpec(config), ...(gated ? [gateNetworkSpec(config)] : [])],
     volumes: [
       ...(config.cell.workspaceHostPath ? [] : [{ name: names.workspaceVolume, labels }]),
       { name: names.gatewayStateVolume, labels },
       { name: names.jailVolume, labels },
       { name: names.signatureVolume, labels },
+      ...(gated ? [{ name: names.egressStateVolume, labels }] : []),
     ],
     containers,
   };
@@ -41,5 +44,6 @@ export function buildJailSpec(config: JailConfig): JailSpec {
 export * from './types';
 export { jailNames, JAIL_VERSION } from './names';
 export { gatewayUrl, GATEWAY_INTERNAL_PORT } from './gateway';
+export { egressPolicyDocument, egressFiles, gateProxyUrl, EGRESS_STATE_DIR } from './egress';
 export { CLAMD_PORT, SIGNATURE_DIR, WARDEN_JAIL_DIR } from './warden';
 export { containerRunStateScript, gatewayFingerprintScript, parseContainerRunState, pidsLimitScript, shellQuote, type ContainerRunState } from './pids';

@@ -22,6 +22,12 @@ export interface JailNames {
   /** Quarantine and audit log: mounted in the warden only. */
   jailVolume: string;
   signatureVolume: string;
+  /** The egress gate (cellEgress allowlist) and its own state: policy, admin socket, decision log. */
+  egressContainer: string;
+  egressImage: string;
+  egressStateVolume: string;
+  /** The link between the cell's namespace and the gate: internal, no host address. */
+  gateNetwork: string;
 }
 
 export function jailNames(config: Pick<JailConfig, 'namePrefix' | 'openclawVersion'>): JailNames {
@@ -43,5 +49,9 @@ export function jailNames(config: Pick<JailConfig, 'namePrefix' | 'openclawVersi
     scanNetwork: `${p}-scan`,
     jailVolume: `${p}-jail`,
     signatureVolume: `${p}-clamd-db`,
+    egressContainer: `${p}-egress`,
+    egressImage: `${p}/egress:${JAIL_VERSION}`,
+    egressStateVolume: `${p}-egress-state`,
+    gateNetwork: `${p}-gate`,
   };
 }

@@ -1,7 +1,7 @@
 // The jail as data: what every component declares, independent of Pulumi and of any host.
 import type { RestartPolicy, Runtime, JailSecrets } from '../config';
 
-export type Role = 'cell' | 'gateway' | 'warden' | 'clamd' | 'freshclam';
+export type Role = 'cell' | 'gateway' | 'warden' | 'clamd' | 'freshclam' | 'egress';
 
 /** Label that marks a container as part of the jail and names its part (the policy pack reads it). */
 export const ROLE_LABEL = 'clawjail.role';
@@ -77,8 +77,8 @@ export interface ContainerSpec {
   networks: string[];
   /** "container:<name>": share that container's network namespace instead of joining networks. */
   networkMode: string | null;
-  /** A fixed IPv4 address on the first network; absent: Docker picks one. */
-  networkAddress?: string;
+  /** Fixed IPv4 addresses, by network name; a network not named here: Docker picks one. */
+  networkAddresses?: Record<string, string>;
   ports: PortSpec[];
   /** DNS servers Docker's embedded resolver forwards to; empty for the host's. */
   dns: string[];

@@ -11,6 +11,7 @@
 //    sees a prisoner's file.
 import type { JailConfig } from '../config';
 import { WORKSPACE_DIR } from './cell';
+import { bridgeAddresses } from './firewall';
 import { jailNames } from './names';
 import { hardening, type Hardening } from './hardening';
 import { ROLE_LABEL, type ContainerSpec, type ImageSpec, type NetworkSpec, type Role } from './types';
@@ -206,6 +207,8 @@ export function freshclamContainerSpec(config: JailConfig): ContainerSpec {
     // The moat's bridge: internet (and the stack's egressExceptions), never the rest of the LAN or
     // the host; its icc=false keeps it and the cell apart.
     networks: [names.cellNetwork],
+    // With cellEgress allowlist the moat lets only this fixed address (and the gate's) out.
+    ...(config.cell.egress === 'allowlist' ? { networkAddresses: { [names.cellNetwork]: bridgeAddresses(config).freshclam } } : {}),
     dns: [],
     stopTimeoutSeconds: 10,
   };

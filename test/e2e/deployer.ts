@@ -65,12 +65,15 @@ export function containerCreateBody(spec: ContainerSpec, secrets: JailSecrets): 
       Runtime: spec.runtime,
       IpcMode: spec.ipcMode,
     },
-    NetworkingConfig: {
-      EndpointsConfig: Object.fromEntries(
-        spec.networks.map((n, i) => [n, i === 0 && spec.networkAddress ? { IPAMConfig: { IPv4Address: spec.networkAddress } } : {}]),
-      ),
-    },
+    // Engine API 1.41 takes one network at create; the others are connected before the start.
+    NetworkingConfig: { EndpointsConfig: primary ? { [primary]: endpointConfig(spec, primary) } : {} },
   };
+}
+
+/** The endpoint of a container on one of its networks: its fixed address there, if any. */
+export function endpointConfig(spec: ContainerSpec, network: string): Record<string, unknown> {
+  const ip = spec.networkAddresses?.[network];
+  return ip ? { IPAMConfig: { IPv4Address: ip } } : {};
 }
 
 export function networkCreateBody(spec: NetworkSpec): Record<string, unknown> {
@@ -115,6 +118,9 @@ export class JailDeployment {
     }
     for (const c of this.spec.containers) {
       await this.engine.request('POST', `/containers/create?name=${encodeURIComponent(c.name)}`, containerCreateBody(c, this.secrets));
+      for (const n of c.networks.slice(1)) {
+        await this.engine.request('POST', `/networks/${n}/connect`, { Container: c.name, EndpointConfig: endpointConfig(c, n) });
+      }
       await this.uploadSecretFiles(c);
       await run('/bin/sh', ['-c', pidsLimitScript(c.name, c.pidsLimit)], { env: this.env });
     }

@@ -101,7 +101,9 @@ export class MoatLab {
   private readonly cleanups: Array<() => Promise<unknown>> = [];
   private readonly exitHook = () => this.killAllSync();
 
-  constructor(extraConfig: Record<string, string> = {}) {
+  /** `extraConfig` is stack config over the lab's; a function gets the lab's prefix (for names). */
+  constructor(extraConfig: Record<string, string> | ((prefix: string) => Record<string, string>) = {}) {
+    if (typeof extraConfig === 'function') extraConfig = extraConfig(this.prefix);
     this.config = parseConfig(
       {
         namePrefix: this.prefix,
@@ -110,6 +112,8 @@ export class MoatLab {
         subnet: A.subnet,
         dnsResolvers: JSON.stringify([A.resolver]),
         moatBootRestore: 'none',
+        // The moat of a cell with the internet; the egress gate's lab passes "allowlist".
+        cellEgress: 'internet',
         ...extraConfig,
       },
       { requireSecrets: false },
@@ -140,6 +144,7 @@ export class MoatLab {
       `  clawjail:subnet: ${A.subnet}`,
       `  clawjail:dnsResolvers: '${JSON.stringify([A.resolver])}'`,
       '  clawjail:moatBootRestore: none',
+      `  clawjail:cellEgress: ${this.config.cell.egress}`,
     ];
     const file = path.join(this.tmpDir, 'Pulumi.lab.yaml');
     fs.writeFileSync(file, lines.join('\n') + '\n');
@@ -150,7 +155,8 @@ export class MoatLab {
     return run('ip', ['netns', 'exec', this.hostNs, 'sh', '-c', script], { check });
   }
 
-  async up(opts: { ipv6?: boolean } = {}): Promise<void> {
+  /** `containers: false` leaves out the probe and peer containers (a lab with fixed addresses of its own). */
+  async up(opts: { ipv6?: boolean; containers?: boolean } = {}): Promise<void> {
     process.on('exit', this.exitHook);
     const img = await run('docker', ['image', 'inspect', STANDIN_NODE], { check: false });
     if (img.code !== 0) throw new Error(`${STANDIN_NODE} is missing: run infra/images/standins/build.sh`);
@@ -167,8 +173,14 @@ export class MoatLab {
     await this.loadImage();
     await this.engine.request('POST', '/networks/create', networkCreateBody(cellNetworkSpec(this.config)));
     await this.startListener('host', [A.hostUplink, A.gateway, ...(opts.ipv6 ? [A.hostUplink6] : [])], this.hostNs);
+    if (opts.containers === false) return;
     await this.startContainer(this.probeContainer, ['sleep', 'infinity']);
     await this.startContainer(this.peerContainer, ['node', '/cjm/world.js', '--role', 'peer', '--daemon', '--udp', '0.0.0.0']);
+  }
+
+  /** More arguments for the world's listener (world.js), e.g. `--names` for fixed DNS answers. */
+  protected worldExtraArgs(): string[] {
+    return [];
   }
 
   private async network(): Promise<void> {
@@ -205,7 +217,7 @@ export class MoatLab {
   readonly unexpectedExits: string[] = [];
   private stopping = false;
 
-  private spawnTracked(args: string[]): ChildProcess {
+  protected spawnTracked(args: string[]): ChildProcess {
     const proc = spawn(args[0], args.slice(1), { stdio: ['pipe', 'pipe', 'pipe'] });
     this.listeners.push(proc);
     let stderr = '';
@@ -218,7 +230,7 @@ export class MoatLab {
     return proc;
   }
 
-  private async waitReady(proc: ChildProcess, what: string): Promise<readline.Interface> {
+  protected async waitReady(proc: ChildProcess, what: string): Promise<readline.Interface> {
     const lines = readline.createInterface({ input: proc.stdout! });
     let stderr = '';
     proc.stderr!.on('data', (d) => {
@@ -241,7 +253,7 @@ export class MoatLab {
     const udp = [A.router, A.nas, A.internet, A.metadata, A.cgnat, A.lan6, A.internet6];
     const proc = this.spawnTracked([
       'ip', 'netns', 'exec', this.worldNs, process.execPath, path.join(FIXTURES, 'world.js'),
-      '--role', 'world', '--dns', this.dnsSecret, '--bench', '--udp', udp.join(','),
+      '--role', 'world', '--dns', this.dnsSecret, '--bench', '--udp', udp.join(','), ...this.worldExtraArgs(),
     ]);
     this.world = { proc, lines: await this.waitReady(proc, 'world listener') };
   }

@@ -28,7 +28,7 @@ const checked = (i: MoatRulesInputs): MoatRulesState => {
 
 describe('config to the moat resource', () => {
   it('maps the stack config: host, prefix, bridge, resolvers, exceptions, boot restore', () => {
-    const i = inputsOf({ egressExceptions: '["192.168.1.50:11434"]', dockerHost: 'ssh://deploy@jailhost', moatSudo: 'true' });
+    const i = inputsOf({ egressExceptions: '["192.168.1.50:11434"]', dockerHost: 'ssh://deploy@jailhost', moatSudo: 'true', cellEgress: 'internet' });
     expect(i).toEqual({
       target: { dockerHost: 'ssh://deploy@jailhost', sudo: true },
       namePrefix: 'clawjail',
@@ -52,10 +52,18 @@ describe('config to the moat resource', () => {
     expect(rules).not.toMatch(/--dport 53 .* -j ACCEPT/);
   });
 
+  it('with the egress gate (cellEgress allowlist, the default) only the gate and freshclam go out', () => {
+    const i = inputsOf();
+    expect(i.internet).toBe(true);
+    expect(i.internetFrom).toEqual(['172.29.77.3', '172.29.77.4']);
+    expect(inputsOf({ clamdSignatures: 'custom' }).internetFrom).toEqual(['172.29.77.3']);
+    expect(inputsOf({ cellEgress: 'internet' }).internetFrom).toBeUndefined();
+  });
+
   it('declares the rules the renderer renders and the hashes of the files it installs', () => {
     const i = inputsOf();
     const d = declaredMoat(i, ['10.255.255.53']);
-    expect(d.rules).toBe(renderMoatRules({ namePrefix: 'clawjail', bridgeName: 'clawjail0', subnet: '172.29.77.0/24', resolvers: ['10.255.255.53'], exceptions: [], extraBlocked: [], internet: true }));
+    expect(d.rules).toBe(renderMoatRules({ namePrefix: 'clawjail', bridgeName: 'clawjail0', subnet: '172.29.77.0/24', resolvers: ['10.255.255.53'], exceptions: [], extraBlocked: [], internet: true, internetFrom: ['172.29.77.3', '172.29.77.4'] }));
     expect(Object.keys(d.files)).toEqual([
       '/etc/clawjail/moat-clawjail.v4.rules',
       '/etc/clawjail/moat-clawjail.v6.rules',

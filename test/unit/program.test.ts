@@ -69,11 +69,26 @@ describe('the program under Pulumi mocks', () => {
     expect(run.resources.filter((r) => r.type === 'docker:index/remoteImage:RemoteImage').map((r) => r.props.name).sort()).toEqual([
       'clawjail/cell:openclaw-2026.9.6',
       'clawjail/clamd:0.1.0',
+      'clawjail/egress:0.1.0',
       'clawjail/gateway:0.1.0',
       'clawjail/warden:0.1.0',
     ]);
     // The quarantine outlives the stack.
     expect(run.outputs).toMatchObject({ jailVolume: 'clawjail-jail', wardenContainer: 'clawjail-warden', clamdContainer: 'clawjail-clamd' });
+  });
+
+  it('declares the egress gate (the default): its link network, its container, its policy file', () => {
+    const containers = run.resources.filter((r) => r.type === CONTAINER);
+    const gate = containers.find((c) => c.props.name === 'clawjail-egress');
+    expect(gate?.props.networksAdvanced).toEqual([
+      { name: 'clawjail-cell', ipv4Address: '172.29.77.3' },
+      { name: 'clawjail-gate', ipv4Address: '172.29.79.2' },
+    ]);
+    const link = run.resources.find((r) => r.type === 'docker:index/network:Network' && r.props.name === 'clawjail-gate');
+    expect(link?.props).toMatchObject({ internal: true });
+    const policy = run.resources.find((r) => r.type === DYNAMIC && r.name === 'egress-policy');
+    expect(policy?.props).toMatchObject({ container: 'clawjail-egress', allow: ['codeload.github.com', 'github.com', 'objects.githubusercontent.com', 'registry.npmjs.org'], deny: [] });
+    expect(run.outputs).toMatchObject({ egressContainer: 'clawjail-egress', egressProxyUrl: 'http://172.29.79.2:3128' });
   });
 
   it('passes the policy pack with zero violations', () => {

@@ -14,7 +14,8 @@ describe('jail spec: the cell', () => {
 
   it('runs OpenClaw bound to loopback with token auth, as uid 1000', () => {
     expect(cell.user).toBe('1000:1000');
-    expect(cell.command.join(' ')).toMatch(/^openclaw gateway .*--bind loopback --port 18789 --auth token$/);
+    expect(cell.command.join(' ')).toMatch(/ openclaw gateway .*--bind loopback --port 18789 --auth token$/);
+    expect(cellOf({ cellEgress: 'internet' }).command.join(' ')).toMatch(/^openclaw gateway .*--bind loopback --port 18789 --auth token$/);
     expect(cell.secretEnv).toEqual({ OPENCLAW_GATEWAY_TOKEN: 'openclawToken' });
     // The token is a secret: it must not sit among the plain environment.
     expect(JSON.stringify(cell.env)).not.toContain(TOKEN);
@@ -68,7 +69,7 @@ describe('jail spec: the cell', () => {
     expect(c).toMatchObject({ memoryMb: 4096, memorySwapMb: 4096, pidsLimit: 512, runtime: 'runsc' });
     expect(c.command).toContain('19000');
     expect(c.mounts[0]).toEqual({ type: 'bind', source: '/srv/clawjail/ws', target: '/workspace', readOnly: false });
-    expect(specOf({ workspaceHostPath: '/srv/clawjail/ws' }).volumes.map((v) => v.name)).toEqual(['clawjail-gateway-state', 'clawjail-jail', 'clawjail-clamd-db']);
+    expect(specOf({ workspaceHostPath: '/srv/clawjail/ws' }).volumes.map((v) => v.name)).toEqual(['clawjail-gateway-state', 'clawjail-jail', 'clawjail-clamd-db', 'clawjail-egress-state']);
   });
 
   it('builds the image from the configured base with a pinned tag', () => {
@@ -83,8 +84,8 @@ describe('jail spec: the gateway', () => {
   if (!gateway) throw new Error('no gateway');
 
   it('starts before the cell, owns the network namespace and publishes only on loopback', () => {
-    expect(spec.containers.map((c) => c.role)).toEqual(['freshclam', 'clamd', 'warden', 'gateway', 'cell']);
-    expect(gateway.networks).toEqual(['clawjail-cell']);
+    expect(spec.containers.map((c) => c.role)).toEqual(['freshclam', 'clamd', 'warden', 'egress', 'gateway', 'cell']);
+    expect(gateway.networks).toEqual(['clawjail-cell', 'clawjail-gate']);
     expect(gateway.networkMode).toBeNull();
     expect(gateway.ports).toEqual([{ internal: 8443, external: 8443, ip: '127.0.0.1' }]);
     expect(gateway.env.GATEWAY_UPSTREAM).toBe('ws://127.0.0.1:18789');
@@ -122,16 +123,17 @@ describe('jail spec: the gateway with cellEgress none', () => {
   if (!gateway) throw new Error('no gateway');
 
   it('has a fixed bridge address, publishes nothing, and the URL says where it is', () => {
-    expect(gateway.networkAddress).toBe('172.29.90.2');
+    expect(gateway.networkAddresses).toEqual({ 'clawjail-cell': '172.29.90.2' });
     expect(gateway.ports).toEqual([]);
     expect(gateway.env.GATEWAY_CERT_NAMES).toBe('172.29.90.2');
     const { config } = parseConfig({ openclawToken: TOKEN, gatewayToken: TOKEN, ...raw });
     expect(gatewayUrl(config)).toBe('wss://172.29.90.2:8443');
   });
 
-  it('with egress, Docker picks the address and the port is published', () => {
-    const g = specOf().containers.find((c) => c.role === 'gateway');
-    expect(g?.networkAddress).toBeUndefined();
+  it('with the internet, Docker picks the address and the port is published', () => {
+    const g = specOf({ cellEgress: 'internet' }).containers.find((c) => c.role === 'gateway');
+    expect(g?.networkAddresses).toBeUndefined();
+    expect(g?.ports).toHaveLength(1);
     const { config } = parseConfig({ openclawToken: TOKEN, gatewayToken: TOKEN });
     expect(gatewayUrl(config)).toBe('wss://127.0.0.1:8443');
   });
