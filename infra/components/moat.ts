@@ -23,6 +23,7 @@ export function moatRulesInputs(config: JailConfig, network: NetworkSpec): MoatR
   if (network.bridgeName !== config.network.bridgeName) {
     throw new Error(`the cell network's bridge ${network.bridgeName} is not the configured ${config.network.bridgeName}`);
   }
+  const { internetFrom } = moatRulesPlan(config, []);
   return {
     target: { dockerHost: config.dockerHost, sudo: config.moat.sudo },
     namePrefix: config.namePrefix,
@@ -33,7 +34,7 @@ export function moatRulesInputs(config: JailConfig, network: NetworkSpec): MoatR
     extraBlocked: config.moat.extraBlocked,
     internet: config.cell.egress !== 'none',
     // One source for the allowlist mode's sources: the plan the CLI renders too.
-    ...(moatRulesPlan(config, []).internetFrom ? { internetFrom: moatRulesPlan(config, []).internetFrom } : {}),
+    ...(internetFrom ? { internetFrom } : {}),
     bootRestore: config.moat.bootRestore,
   };
 }

@@ -63,8 +63,8 @@ export function egressImageSpec(config: JailConfig): ImageSpec {
 
 /** The policy file as the stack declares it; the gate writes permanent live changes the same way. */
 export function egressPolicyDocument(config: JailConfig): { allow: string[]; deny: string[] } {
-  const norm = (xs: string[]) => [...new Set(xs)].sort();
-  return { allow: norm(config.egress.allow), deny: norm(config.egress.deny) };
+  // parseConfig already keeps both lists sorted and unique, as the gate writes them.
+  return { allow: config.egress.allow, deny: config.egress.deny };
 }
 
 /** What the cell's tools read to find the gate (npm, git, curl, Node with NODE_USE_ENV_PROXY). */
