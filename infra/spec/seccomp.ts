@@ -6,7 +6,9 @@
 // beyond that we refuse what Docker allows but the jail must not: above all ptrace and its
 // relatives (Docker allows same-uid ptrace on kernels >= 4.8, and with no Yama LSM the prisoner
 // could attach to the OpenClaw gateway, which holds the operator's token), io_uring, file
-// handles and AF_VSOCK sockets (the jail's host may itself be a VM talking vsock to its host).
+// handles, SysV message queues, and every socket family the jail does not use (AF_VSOCK: the
+// jail's host may itself be a VM talking vsock to its host; the rest: each family is kernel code
+// an unprivileged socket() reaches, or even loads as a module, and the classic home of exploits).
 //
 // Pure data and functions: no imports, no I/O. Apply the JSON with
 // `--security-opt seccomp=<file>` (CLI) or `seccomp=<json>` (Engine API, @pulumi/docker).
@@ -43,7 +45,29 @@ export interface SeccompProfile {
 
 export const EPERM = 1;
 export const ENOSYS = 38;
-const AF_VSOCK = 40;
+
+export const AF_UNIX = 1;
+export const AF_INET = 2;
+export const AF_INET6 = 10;
+export const AF_NETLINK = 16;
+export const NETLINK_ROUTE = 0;
+
+/**
+ * The only socket families any container of the jail may create (the profile is shared: cell,
+ * gateway, warden, clamd, freshclam): local sockets, IPv4 and IPv6. Every other family is refused
+ * with EPERM, the filter's own errno, which no kernel returns for a family it lacks (that is
+ * EAFNOSUPPORT), so a refusal is visibly the filter's. Allowlisted by exact value: an int argument
+ * with junk in its upper 32 bits matches no rule and is refused too.
+ */
+export const ALLOWED_SOCKET_FAMILIES: readonly number[] = [AF_UNIX, AF_INET, AF_INET6];
+
+/**
+ * AF_NETLINK only as NETLINK_ROUTE (protocol 0): glibc's getifaddrs (Node's os.networkInterfaces,
+ * through libuv) and getaddrinfo's AI_ADDRCONFIG check read the interfaces and addresses over it.
+ * The other protocols (generic netlink, sock_diag, xfrm, audit, netfilter, uevents, ...) are not
+ * needed, and generic netlink alone fronts dozens of kernel subsystems.
+ */
+export const ALLOWED_NETLINK_PROTOCOLS: readonly number[] = [NETLINK_ROUTE];
 
 /** Namespace flags of clone(2): NEWNS, NEWCGROUP, NEWUTS, NEWIPC, NEWUSER, NEWPID, NEWNET. */
 export const CLONE_NAMESPACE_FLAGS = 0x7e020000;
@@ -89,13 +113,15 @@ export const CELL_SYSCALL_DENYLIST: readonly DenyGroup[] = [
   { reason: 'NUMA placement, including of other processes\' memory',
     names: ['mbind', 'set_mempolicy', 'get_mempolicy', 'set_mempolicy_home_node', 'move_pages',
       'migrate_pages'] },
+  { reason: 'SysV message queues: nothing in the jail uses them, and msg_msg is the favourite heap-spray primitive of kernel exploits',
+    names: ['msgget', 'msgsnd', 'msgrcv', 'msgctl'] },
   { reason: 'obsolete, or never implemented on x86_64',
     names: ['uselib', 'ustat', 'sysfs', '_sysctl', 'nfsservctl', 'getpmsg', 'putpmsg',
       'afs_syscall', 'tuxcall', 'security', 'vserver', 'epoll_ctl_old', 'epoll_wait_old'] },
 ];
 
 /** Allowed only with the argument filters below; never part of the unconditional allowlist. */
-export const CONDITIONAL_SYSCALLS: readonly string[] = ['clone', 'clone3', 'personality', 'socket'];
+export const CONDITIONAL_SYSCALLS: readonly string[] = ['clone', 'clone3', 'personality', 'socket', 'socketpair'];
 
 function conditionalRules(): SeccompRule[] {
   return [
@@ -116,11 +142,27 @@ function conditionalRules(): SeccompRule[] {
       action: 'SCMP_ACT_ALLOW',
       args: [{ index: 0, value, op: 'SCMP_CMP_EQ' }],
     })),
-    {
+    ...ALLOWED_SOCKET_FAMILIES.map<SeccompRule>((value) => ({
       names: ['socket'],
       action: 'SCMP_ACT_ALLOW',
-      args: [{ index: 0, value: AF_VSOCK, op: 'SCMP_CMP_NE' }],
-      comment: 'any socket family but AF_VSOCK (a path to the hypervisor when the host is a VM)',
+      args: [{ index: 0, value, op: 'SCMP_CMP_EQ' }],
+    })),
+    // One rule per protocol, each an AND of two different arguments (runc turns several tests of
+    // one argument into an OR, so no rule here ever tests an argument twice).
+    ...ALLOWED_NETLINK_PROTOCOLS.map<SeccompRule>((value) => ({
+      names: ['socket'],
+      action: 'SCMP_ACT_ALLOW',
+      args: [
+        { index: 0, value: AF_NETLINK, op: 'SCMP_CMP_EQ' },
+        { index: 2, value, op: 'SCMP_CMP_EQ' },
+      ],
+      comment: 'netlink for the routing family only: interface and address lists',
+    })),
+    {
+      names: ['socketpair'],
+      action: 'SCMP_ACT_ALLOW',
+      args: [{ index: 0, value: AF_UNIX, op: 'SCMP_CMP_EQ' }],
+      comment: 'AF_UNIX only: socketpair would otherwise open AF_TIPC sockets around the socket rules',
     },
   ];
 }
@@ -140,7 +182,9 @@ export function allowedSyscalls(): string[] {
 /**
  * The cell's profile. Architectures: the 64-bit ABIs only. 32-bit (int 0x80 / x32) system
  * calls are refused as a whole, like any architecture the filter does not list: Node is 64-bit,
- * and the compat entry points are extra kernel surface. Syscalls newer than the table here
+ * and the compat entry points are extra kernel surface (and i386's socketcall and ipc
+ * multiplexers, whose socket family and msg* operation no filter can read, stay out of reach
+ * with them: neither is in the x86_64 table). Syscalls newer than the table here
  * (Linux 6.1 UAPI) are refused too; runc answers them with ENOSYS so libc falls back.
  */
 export function cellSeccompProfile(): SeccompProfile {

@@ -61,6 +61,45 @@ function hostCompat32(): { works: true } | { works: false; reason: string } {
 }
 const compat32 = hostCompat32();
 
+/**
+ * Which socket families (and netlink protocols) this kernel opens outside any filter: the probe's
+ * `families` attempts, run on the host itself as root and as nobody. Only a family that opens
+ * somewhere can prove the probe detects it; one this kernel lacks (EAFNOSUPPORT even as root: not
+ * built in, no module) is not applicable here, and the test's name says so. Creating a socket is
+ * all the probe does (closed at once, nothing bound or sent); on a kernel with loadable modules,
+ * the attempts may autoload a family's module, as any process's socket() may.
+ */
+type FamilyClass = { kind: 'unprivileged' } | { kind: 'root' } | { kind: 'absent'; reason: string };
+function hostFamilies(): Map<string, FamilyClass> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cjtest-hostfamilies-'));
+  try {
+    fs.chmodSync(dir, 0o755);
+    const bin = path.join(dir, 'cellprobe');
+    fs.writeFileSync(bin, compileProbe(), { mode: 0o755 });
+    const probe = (uid?: number) => parseProbeOutput(execFileSync(bin, ['families'], {
+      encoding: 'utf8', timeout: 30_000, ...(uid === undefined ? {} : { uid, gid: uid }),
+    }));
+    const root = probe();
+    const nobody = new Map(probe(65534).map((r) => [r.attack, r]));
+    const classes = new Map<string, FamilyClass>();
+    for (const r of root) {
+      if (nobody.get(r.attack)?.ok) classes.set(r.attack, { kind: 'unprivileged' });
+      else if (r.ok) classes.set(r.attack, { kind: 'root' });
+      else {
+        const errnos = [...new Set(Object.values(r.tries as Record<string, string>))];
+        const why = errnos.length === 1 && errnos[0] === 'EAFNOSUPPORT'
+          ? 'this kernel has no such family'
+          : errnos.every((e) => e === 'EPROTONOSUPPORT') ? 'this kernel has no such protocol' : 'no try opened one';
+        classes.set(r.attack, { kind: 'absent', reason: `${why}: ${r.attack.startsWith('socketpair') ? 'socketpair()' : 'socket()'} on the host, as root, unconfined, failed with ${errnos.join('/')} (kernel ${os.release()})` });
+      }
+    }
+    return classes;
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+const families = hostFamilies();
+
 /** The cgroup v1 directory of a container, for the kernel's own view of its limits. */
 async function cgroupFile(controller: string, file: string): Promise<string> {
   const id = await docker('inspect', '--format', '{{.Id}}', cellName);
@@ -92,13 +131,14 @@ beforeAll(async () => {
   // The control: same image, but root with every capability (bar one dockerd itself lacks
   // here, which is why --privileged fails on this host), no seccomp, writable root, no network.
   await docker(
-    'run', '-d', '--name', controlName, '--network', 'none', '--user', '0:0',
+    'run', '-d', '--name', controlName, '--network', 'none', '--ipc', 'private', '--user', '0:0',
     '--cap-add', 'ALL', '--cap-drop', 'SYS_RESOURCE',
     '--security-opt', 'seccomp=unconfined', '--security-opt', 'systempaths=unconfined',
     '-v', '/var/run/docker.sock:/var/run/docker.sock:ro',
     '--entrypoint', 'sleep', jail.container('cell').image.name, '3600',
   );
-  const putControl = await jail.deployment.exec(controlName, ['sh', '-c', 'cat > /tmp/cellprobe && chmod 700 /tmp/cellprobe'], { input: probe });
+  // Executable by uid 1000 too: some attacks are run there without the control's capabilities.
+  const putControl = await jail.deployment.exec(controlName, ['sh', '-c', 'cat > /tmp/cellprobe && chmod 755 /tmp/cellprobe'], { input: probe });
   if (putControl.code !== 0) throw new Error(`cannot put the probe into the control: ${putControl.stderr}`);
 }, 30 * 60_000);
 
@@ -126,6 +166,9 @@ describe('the real OpenClaw gateway in the cell', () => {
   });
 });
 
+/** The 32-bit entry, and i386's multiplexers whose socket family and msgget no filter can read. */
+const COMPAT32_ATTACKS = ['compat32', 'compat32-socketcall', 'compat32-ipc-msgget'];
+
 describe('the prisoner attacks from inside the cell', () => {
   let cell: ProbeResult[];
   let control: ProbeResult[];
@@ -144,8 +187,8 @@ describe('the prisoner attacks from inside the cell', () => {
   const mustWorkInControl = [
     'mount', 'mount-fsopen', 'mknod', 'raw-inet', 'raw-packet', 'chown', 'write-rootfs', 'write-procsys',
     'unshare-user', 'unshare-mount', 'clone-newuser', 'syscall-bpf', 'syscall-userfaultfd', 'syscall-keyctl',
-    'syscall-io_uring_setup', 'syscall-setns',
-    ...(compat32.works ? ['compat32'] : []),
+    'syscall-io_uring_setup', 'syscall-setns', 'syscall-msgsnd', 'syscall-msgrcv', 'syscall-msgctl', 'msgget',
+    ...(compat32.works ? COMPAT32_ATTACKS : []),
   ];
 
   it.each(mustWorkInControl)('%s fails in the cell and works in the control', (attack) => {
@@ -159,24 +202,96 @@ describe('the prisoner attacks from inside the cell', () => {
     // Where the kernel has no 32-bit entry the attack cannot work anywhere: the cell must still
     // refuse it, and the report says the control part is not applicable, and why.
     const why = compat32.reason;
-    it(`compat32 fails in the cell; the control is N/A (not applicable on this kernel: ${why})`, () => {
-      const inCellLines = cell.filter((r) => r.attack === 'compat32');
+    it.each(COMPAT32_ATTACKS)(`%s fails in the cell; the control is N/A (not applicable on this kernel: ${why})`, (attack) => {
+      const inCellLines = cell.filter((r) => r.attack === attack);
       expect(inCellLines.length).toBeGreaterThan(0);
       for (const line of inCellLines) expect(line).toMatchObject({ ok: false });
-      const inControlLines = control.filter((r) => r.attack === 'compat32');
+      const inControlLines = control.filter((r) => r.attack === attack);
       expect(inControlLines.length).toBeGreaterThan(0);
       // The control runs on the engine's kernel unconfined: if it carried the attack out, the
       // host probe did not see that kernel, and "not applicable" would be a lie.
       if (inControlLines.some((r) => r.ok)) {
-        throw new Error(`the host probe found no 32-bit entry (${why}), yet the control carried compat32 out: the probe on this machine does not see the engine's kernel (a remote DOCKER_HOST? a seccomp filter around the test run?)`);
+        throw new Error(`the host probe found no 32-bit entry (${why}), yet the control carried ${attack} out: the probe on this machine does not see the engine's kernel (a remote DOCKER_HOST? a seccomp filter around the test run?)`);
       }
       // eslint-disable-next-line no-console
       console.warn(
-        `compat32: NOT APPLICABLE on this kernel, the positive control is skipped: ${why}.\n` +
+        `${attack}: NOT APPLICABLE on this kernel, the positive control is skipped: ${why}.\n` +
           `  cell: ${JSON.stringify(inCellLines)}\n  control: ${JSON.stringify(inControlLines)}`,
       );
     });
   }
+
+  describe('socket families the jail does not use (all but AF_UNIX, AF_INET, AF_INET6 and NETLINK_ROUTE)', () => {
+    let controlUnprivileged: ProbeResult[];
+    beforeAll(async () => {
+      // The control's own unconfined kernel view, without its capabilities: uid 1000, as in the cell.
+      controlUnprivileged = parseProbeOutput(await docker('exec', '--user', '1000:1000', controlName, '/tmp/cellprobe', 'families'));
+    });
+
+    /** In the cell every try is refused with EPERM: the filter's answer (a missing family is EAFNOSUPPORT). */
+    const refusedInCell = (attack: string) => {
+      const lines = cell.filter((r) => r.attack === attack);
+      expect(lines).toHaveLength(1);
+      const tries = lines[0].tries as Record<string, string>;
+      expect(Object.keys(tries).length).toBeGreaterThan(0);
+      expect([attack, lines[0].ok, [...new Set(Object.values(tries))]]).toEqual([attack, false, ['EPERM']]);
+    };
+    const inControlAs = (lines: ProbeResult[], attack: string) => lines.find((r) => r.attack === attack);
+
+    it('the probe tries the families and netlink protocols the host probe classified', () => {
+      const attacks = cell.filter((r) => /^socket(pair)?-/.test(r.attack)).map((r) => r.attack);
+      expect(new Set(attacks)).toEqual(new Set(families.keys()));
+      expect(attacks.length).toBeGreaterThan(50);
+      expect(new Set(controlUnprivileged.map((r) => r.attack))).toEqual(new Set(families.keys()));
+    });
+
+    for (const [attack, cls] of families) {
+      if (cls.kind === 'unprivileged') {
+        it(`${attack} fails in the cell (EPERM) and works in the control even as uid 1000 without capabilities`, () => {
+          refusedInCell(attack);
+          expect(inControlAs(controlUnprivileged, attack)).toMatchObject({ ok: true });
+          expect(inControlAs(control, attack)).toMatchObject({ ok: true });
+        });
+      } else if (cls.kind === 'root') {
+        it(`${attack} fails in the cell (EPERM) and works in the control as root (uid 1000 lacks the capability it needs)`, () => {
+          refusedInCell(attack);
+          expect(inControlAs(control, attack)).toMatchObject({ ok: true });
+        });
+      } else {
+        it(`${attack} fails in the cell (EPERM, the filter's); the control is N/A (not applicable here: ${cls.reason})`, () => {
+          refusedInCell(attack);
+          const c = inControlAs(control, attack);
+          expect(c).toBeDefined();
+          if (c?.ok) throw new Error(`the host probe could not open ${attack} (${cls.reason}), yet the control did: the probe on this machine does not see the engine's kernel`);
+          // eslint-disable-next-line no-console
+          console.warn(`${attack}: NOT APPLICABLE here, the positive control is skipped: ${cls.reason}.\n  cell: ${JSON.stringify(cell.find((r) => r.attack === attack))}\n  control: ${JSON.stringify(c)}`);
+        });
+      }
+    }
+
+    it('the families the jail does use still work in the cell: interfaces over NETLINK_ROUTE, unix, IPv4, IPv6', async () => {
+      const script = `
+        const os = require('os'), net = require('net'), dgram = require('dgram'), dns = require('dns');
+        const out = { interfaces: Object.keys(os.networkInterfaces()) };
+        const udp = (type) => new Promise((res) => { const s = dgram.createSocket(type);
+          s.on('error', (e) => { res(e.code); s.close(); }); s.bind(0, () => { res('OK'); s.close(); }); });
+        (async () => {
+          out.udp4 = await udp('udp4');
+          out.udp6 = await udp('udp6');
+          out.unix = await new Promise((res) => { const srv = net.createServer().on('error', (e) => res(e.code))
+            .listen('/tmp/cjtest.sock', () => { srv.close(); res('OK'); }); });
+          out.lookup = await new Promise((res) => dns.lookup('localhost', { hints: dns.ADDRCONFIG }, (e, a) => res(e ? e.code : a)));
+          console.log(JSON.stringify(out));
+        })();`;
+      const r = await jail.deployment.exec(cellName, ['node', '-e', script]);
+      expect(r.code).toBe(0);
+      const out = JSON.parse(r.stdout) as Record<string, unknown>;
+      expect(out.interfaces).toContain('lo');
+      expect(out).toMatchObject({ udp4: 'OK', unix: 'OK', lookup: '127.0.0.1' });
+      // The socket opens; a namespace without IPv6 addresses may still refuse the bind itself.
+      expect(['OK', 'EADDRNOTAVAIL']).toContain(out.udp6);
+    });
+  });
 
   it('every attempt of the probe fails in the cell, each with its reason', () => {
     const worked = cell.filter((r) => r.ok);

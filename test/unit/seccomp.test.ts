@@ -1,10 +1,17 @@
 import {
+  AF_INET,
+  AF_INET6,
+  AF_NETLINK,
+  AF_UNIX,
+  ALLOWED_NETLINK_PROTOCOLS,
   ALLOWED_PERSONALITIES,
+  ALLOWED_SOCKET_FAMILIES,
   CELL_SYSCALL_DENYLIST,
   CLONE_NAMESPACE_FLAGS,
   CONDITIONAL_SYSCALLS,
   ENOSYS,
   EPERM,
+  NETLINK_ROUTE,
   X86_64_SYSCALLS,
   allowedSyscalls,
   cellSeccompProfile,
@@ -83,7 +90,7 @@ describe('seccomp profile for the cell', () => {
   it('allows the everyday calls Node and OpenClaw need', () => {
     for (const name of [
       'read', 'write', 'openat', 'close', 'mmap', 'mprotect', 'futex', 'epoll_wait', 'epoll_pwait',
-      'execve', 'wait4', 'fork', 'vfork', 'kill', 'socketpair', 'connect', 'accept4', 'statx',
+      'execve', 'wait4', 'fork', 'vfork', 'kill', 'connect', 'accept4', 'bind', 'listen', 'statx',
       'getrandom', 'rseq', 'prctl', 'arch_prctl', 'seccomp', 'mknodat', 'pidfd_open', 'memfd_create',
     ]) {
       expect(allowed(name)).toBe(true);
@@ -114,11 +121,99 @@ describe('seccomp profile for the cell', () => {
     expect(allowed('personality', [0x0400000])).toBe(false); // READ_IMPLIES_EXEC
   });
 
-  it('allows sockets of every family but AF_VSOCK', () => {
-    expect(allowed('socket', [2 /* AF_INET */])).toBe(true);
-    expect(allowed('socket', [1 /* AF_UNIX */])).toBe(true);
-    expect(allowed('socket', [10 /* AF_INET6 */])).toBe(true);
-    expect(allowed('socket', [40 /* AF_VSOCK */])).toBe(false);
+  describe('sockets: the families the jail uses, by exact value, and nothing else', () => {
+    const SOCK_STREAM = 1;
+    const SOCK_DGRAM = 2;
+    const SOCK_RAW = 3;
+    const SOCK_NONBLOCK_CLOEXEC = 0o4000 | 0o2000000;
+    const rulesFor = (name: string) => profile.syscalls.filter((r) => r.names.includes(name));
+    const refused = { action: 'SCMP_ACT_ERRNO', errno: EPERM };
+
+    it('socket(): AF_UNIX, AF_INET, AF_INET6, and AF_NETLINK with NETLINK_ROUTE only', () => {
+      expect([AF_UNIX, AF_INET, AF_INET6, AF_NETLINK, NETLINK_ROUTE]).toEqual([1, 2, 10, 16, 0]);
+      expect(ALLOWED_SOCKET_FAMILIES).toEqual([AF_UNIX, AF_INET, AF_INET6]);
+      expect(ALLOWED_NETLINK_PROTOCOLS).toEqual([NETLINK_ROUTE]);
+      // Exactly these rules name socket: allow-only, each an equality (never "all but", which
+      // lets a family through with junk in the argument's upper 32 bits), no argument twice.
+      expect(rulesFor('socket').map(({ names, action, args }) => ({ names, action, args }))).toEqual([
+        { names: ['socket'], action: 'SCMP_ACT_ALLOW', args: [{ index: 0, value: 1, op: 'SCMP_CMP_EQ' }] },
+        { names: ['socket'], action: 'SCMP_ACT_ALLOW', args: [{ index: 0, value: 2, op: 'SCMP_CMP_EQ' }] },
+        { names: ['socket'], action: 'SCMP_ACT_ALLOW', args: [{ index: 0, value: 10, op: 'SCMP_CMP_EQ' }] },
+        {
+          names: ['socket'], action: 'SCMP_ACT_ALLOW',
+          args: [{ index: 0, value: 16, op: 'SCMP_CMP_EQ' }, { index: 2, value: 0, op: 'SCMP_CMP_EQ' }],
+        },
+      ]);
+      for (const rule of profile.syscalls) {
+        const indexes = (rule.args ?? []).map((a) => a.index);
+        expect(new Set(indexes).size).toBe(indexes.length);
+      }
+    });
+
+    it('socket(): every other family is refused with EPERM, whatever the type or protocol', () => {
+      const allowedFamilies = new Set([AF_UNIX, AF_INET, AF_INET6]);
+      for (let family = 0; family < 64; family++) {
+        for (const type of [SOCK_STREAM, SOCK_DGRAM, SOCK_RAW, SOCK_DGRAM | SOCK_NONBLOCK_CLOEXEC]) {
+          for (const protocol of [0, 1, 6, 17]) {
+            const v = verdict('socket', [family, type, protocol]);
+            if (allowedFamilies.has(family) || (family === AF_NETLINK && protocol === 0)) expect([family, v]).toEqual([family, { action: 'SCMP_ACT_ALLOW' }]);
+            else expect([family, v]).toEqual([family, refused]);
+          }
+        }
+      }
+      // Those named in the issue, one by one.
+      const named = { AF_AX25: 3, AF_APPLETALK: 5, AF_NETROM: 6, AF_X25: 9, AF_ROSE: 11, AF_DECnet: 12, AF_KEY: 15, AF_PACKET: 17,
+        AF_RDS: 21, AF_PPPOX: 24, AF_LLC: 26, AF_CAN: 29, AF_TIPC: 30, AF_BLUETOOTH: 31, AF_IEEE802154: 36, AF_ALG: 38,
+        AF_NFC: 39, AF_VSOCK: 40, AF_QIPCRTR: 42, AF_SMC: 43, AF_XDP: 44, AF_MCTP: 45 };
+      for (const [name, family] of Object.entries(named)) expect([name, verdict('socket', [family, SOCK_DGRAM, 0])]).toEqual([name, refused]);
+    });
+
+    it('socket(AF_NETLINK): NETLINK_ROUTE only (getifaddrs, getaddrinfo), not uevents, generic netlink, audit, ...', () => {
+      expect(allowed('socket', [AF_NETLINK, SOCK_RAW, 0])).toBe(true);
+      expect(allowed('socket', [AF_NETLINK, SOCK_DGRAM | SOCK_NONBLOCK_CLOEXEC, 0])).toBe(true);
+      for (let protocol = 1; protocol < 32; protocol++) {
+        expect([protocol, verdict('socket', [AF_NETLINK, SOCK_RAW, protocol])]).toEqual([protocol, refused]);
+      }
+    });
+
+    it('socket(): junk in the upper 32 bits of an argument (the kernel drops it) matches no rule', () => {
+      const HIGH = 2 ** 32;
+      for (const family of [AF_UNIX, AF_INET, 40 /* AF_VSOCK */, 17 /* AF_PACKET */]) {
+        expect(verdict('socket', [HIGH + family, SOCK_STREAM, 0])).toEqual(refused);
+      }
+      expect(verdict('socket', [HIGH + AF_NETLINK, SOCK_RAW, 0])).toEqual(refused);
+      expect(verdict('socket', [AF_NETLINK, SOCK_RAW, HIGH])).toEqual(refused);
+    });
+
+    it('socketpair(): AF_UNIX only (AF_TIPC implements it too)', () => {
+      expect(rulesFor('socketpair').map(({ action, args }) => ({ action, args }))).toEqual([
+        { action: 'SCMP_ACT_ALLOW', args: [{ index: 0, value: AF_UNIX, op: 'SCMP_CMP_EQ' }] },
+      ]);
+      expect(allowed('socketpair', [AF_UNIX, SOCK_STREAM, 0])).toBe(true);
+      for (const family of [0, AF_INET, AF_INET6, AF_NETLINK, 30 /* AF_TIPC */, 40]) {
+        expect(verdict('socketpair', [family, SOCK_STREAM, 0])).toEqual(refused);
+      }
+    });
+
+    it('the calls that take an existing socket stay allowed (they cannot create one of a new family)', () => {
+      for (const name of ['connect', 'bind', 'listen', 'accept', 'accept4', 'sendto', 'recvfrom', 'sendmsg', 'recvmsg',
+        'sendmmsg', 'recvmmsg', 'shutdown', 'getsockname', 'getpeername', 'setsockopt', 'getsockopt']) {
+        expect([name, allowed(name)]).toEqual([name, true]);
+      }
+      // i386's socketcall and ipc multiplexers are not in the x86_64 table: 32-bit calls are
+      // refused whole (the architectures above), so they are never reachable.
+      expect(X86_64_SYSCALLS).not.toContain('socketcall');
+      expect(X86_64_SYSCALLS).not.toContain('ipc');
+      expect(profile.architectures).not.toContain('SCMP_ARCH_X86');
+    });
+  });
+
+  it('refuses the SysV message queues (msg_msg, the heap-spray primitive), and keeps semaphores and shared memory', () => {
+    for (const name of ['msgget', 'msgsnd', 'msgrcv', 'msgctl']) {
+      expect([name, verdict(name, [0, 0o600])]).toEqual([name, { action: 'SCMP_ACT_ERRNO', errno: EPERM }]);
+      expect(deniedSyscalls().has(name)).toBe(true);
+    }
+    for (const name of ['semget', 'semop', 'semctl', 'semtimedop', 'shmget', 'shmat', 'shmdt', 'shmctl']) expect(allowed(name)).toBe(true);
   });
 
   it('names only real x86_64 system calls, each exactly once', () => {

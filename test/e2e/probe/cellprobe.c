@@ -27,7 +27,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ipc.h>
 #include <sys/mman.h>
+#include <sys/msg.h>
 #include <sys/mount.h>
 #include <sys/ptrace.h>
 #include <sys/socket.h>
@@ -197,6 +199,162 @@ static int attack_vsock(void) {
     report("vsock", 1, 0, NULL);
   } else {
     report("vsock", 0, errno, NULL);
+  }
+  return 0;
+}
+
+/* Socket families the jail does not use, with the (type, protocol) pairs that open them where
+ * the kernel has them; every family is also tried with each type and protocol 0. */
+struct sock_try {
+  int type, protocol;
+};
+struct family {
+  const char *name;
+  int family;
+  struct sock_try extra[4];
+};
+#define TRY_END {0, 0}
+static const struct family FAMILIES[] = {
+    {"ax25", 3, {TRY_END}},
+    {"ipx", 4, {TRY_END}},
+    {"appletalk", 5, {TRY_END}},
+    {"netrom", 6, {TRY_END}},
+    {"bridge", 7, {TRY_END}},
+    {"atmpvc", 8, {TRY_END}},
+    {"x25", 9, {TRY_END}},
+    {"rose", 11, {TRY_END}},
+    {"decnet", 12, {TRY_END}},
+    {"netbeui", 13, {TRY_END}},
+    {"security", 14, {TRY_END}},
+    {"key", 15, {{SOCK_RAW, 2 /* PF_KEY_V2 */}, TRY_END}},
+    {"packet", 17, {{SOCK_RAW, 0x0300 /* htons(ETH_P_ALL) */}, TRY_END}},
+    {"ash", 18, {TRY_END}},
+    {"econet", 19, {TRY_END}},
+    {"atmsvc", 20, {TRY_END}},
+    {"rds", 21, {TRY_END}},
+    {"sna", 22, {TRY_END}},
+    {"irda", 23, {TRY_END}},
+    {"pppox", 24, {{SOCK_DGRAM, 1 /* PX_PROTO_OL2TP */}, TRY_END}},
+    {"wanpipe", 25, {TRY_END}},
+    {"llc", 26, {TRY_END}},
+    {"ib", 27, {TRY_END}},
+    {"mpls", 28, {TRY_END}},
+    {"can", 29, {{SOCK_RAW, 1 /* CAN_RAW */}, {SOCK_DGRAM, 2 /* CAN_BCM */}, {SOCK_DGRAM, 6 /* CAN_ISOTP */}, {SOCK_DGRAM, 7 /* CAN_J1939 */}}},
+    {"tipc", 30, {TRY_END}},
+    {"bluetooth", 31, {{SOCK_RAW, 1 /* BTPROTO_HCI */}, {SOCK_STREAM, 3 /* BTPROTO_RFCOMM */}, {SOCK_SEQPACKET, 5 /* BTPROTO_SCO */}, TRY_END}},
+    {"iucv", 32, {TRY_END}},
+    {"rxrpc", 33, {{SOCK_DGRAM, 2 /* PF_INET */}, TRY_END}},
+    {"isdn", 34, {TRY_END}},
+    {"phonet", 35, {TRY_END}},
+    {"ieee802154", 36, {TRY_END}},
+    {"caif", 37, {TRY_END}},
+    {"alg", 38, {TRY_END}},
+    {"nfc", 39, {{SOCK_SEQPACKET, 1 /* NFC_SOCKPROTO_LLCP */}, TRY_END}},
+    {"vsock", 40, {TRY_END}},
+    {"kcm", 41, {TRY_END}},
+    {"qipcrtr", 42, {TRY_END}},
+    {"smc", 43, {{SOCK_STREAM, 1 /* SMCPROTO_SMC6 */}, TRY_END}},
+    {"xdp", 44, {TRY_END}},
+    {"mctp", 45, {TRY_END}},
+};
+
+/* Netlink protocols other than NETLINK_ROUTE, the one the jail needs. */
+static const struct {
+  const char *name;
+  int protocol;
+} NETLINK_PROTOCOLS[] = {
+    {"usersock", 2}, {"sock_diag", 4}, {"nflog", 5}, {"xfrm", 6}, {"selinux", 7},
+    {"iscsi", 8}, {"audit", 9}, {"fib_lookup", 10}, {"connector", 11}, {"netfilter", 12},
+    {"kobject_uevent", 15}, {"generic", 16}, {"scsitransport", 18}, {"ecryptfs", 19},
+    {"rdma", 20}, {"crypto", 21}, {"smc", 22},
+};
+
+static const char *type_name(int type) {
+  switch (type) {
+    case SOCK_STREAM: return "stream";
+    case SOCK_DGRAM: return "dgram";
+    case SOCK_RAW: return "raw";
+    case SOCK_RDM: return "rdm";
+    case SOCK_SEQPACKET: return "seqpacket";
+    default: return "?";
+  }
+}
+
+/* Runs socket(2) (raw syscall: family and protocol may carry bits libc would not pass) for each
+ * try; on success closes the socket at once: creating it is the attack surface, nothing is bound,
+ * connected or sent. Reports one line: ok if any try opened a socket, "tries" maps
+ * "type/protocol" to "OK" or the errno name; "errno" is EPERM if any try was refused so (what
+ * the filter answers), else the first try's. */
+static void socket_tries(const char *attack, unsigned long family, const struct sock_try *tries,
+                         size_t n, int pair) {
+  char buf[900];
+  size_t o = 0;
+  int ok = 0, first = 0, eperm = 0;
+  for (size_t i = 0; i < n; i++) {
+    long rc;
+    int sv[2];
+    if (pair) rc = syscall(SYS_socketpair, family, tries[i].type, tries[i].protocol, sv);
+    else rc = syscall(SYS_socket, family, tries[i].type, tries[i].protocol);
+    int e = rc < 0 ? errno : 0;
+    if (rc >= 0) {
+      ok = 1;
+      if (pair) {
+        close(sv[0]);
+        close(sv[1]);
+      } else {
+        close((int)rc);
+      }
+    } else {
+      if (!first) first = e;
+      if (e == EPERM) eperm = 1;
+    }
+    if (o + 64 < sizeof buf)
+      o += (size_t)snprintf(buf + o, sizeof buf - o, "%s\"%s/%d\":\"%s\"", i ? "," : "",
+                            type_name(tries[i].type), tries[i].protocol, rc >= 0 ? "OK" : errname(e));
+  }
+  report(attack, ok, ok ? 0 : (eperm ? EPERM : first), ",\"family\":%lu,\"tries\":{%s}",
+         family & 0xffffffffUL, buf);
+}
+
+static int attack_families(void) {
+  static const int types[] = {SOCK_STREAM, SOCK_DGRAM, SOCK_SEQPACKET, SOCK_RAW, SOCK_RDM};
+  const size_t ntypes = sizeof types / sizeof *types;
+  for (size_t f = 0; f < sizeof FAMILIES / sizeof *FAMILIES; f++) {
+    struct sock_try tries[16];
+    size_t n = 0;
+    for (size_t t = 0; t < ntypes; t++) tries[n++] = (struct sock_try){types[t], 0};
+    for (size_t x = 0; x < 4 && FAMILIES[f].extra[x].type; x++) tries[n++] = FAMILIES[f].extra[x];
+    char attack[64];
+    snprintf(attack, sizeof attack, "socket-af-%s", FAMILIES[f].name);
+    socket_tries(attack, (unsigned long)FAMILIES[f].family, tries, n, 0);
+  }
+  for (size_t p = 0; p < sizeof NETLINK_PROTOCOLS / sizeof *NETLINK_PROTOCOLS; p++) {
+    struct sock_try tries[] = {{SOCK_RAW, NETLINK_PROTOCOLS[p].protocol},
+                               {SOCK_DGRAM, NETLINK_PROTOCOLS[p].protocol}};
+    char attack[64];
+    snprintf(attack, sizeof attack, "socket-netlink-%s", NETLINK_PROTOCOLS[p].name);
+    socket_tries(attack, AF_NETLINK, tries, 2, 0);
+  }
+  /* The kernel reads socket()'s family as an int: junk in the upper half of the register is
+   * dropped, so a filter that compares all 64 bits must allow exact values, never "all but". */
+  struct sock_try vs[] = {{SOCK_STREAM, 0}, {SOCK_SEQPACKET, 0}, {SOCK_DGRAM, 0}};
+  socket_tries("socket-af-vsock-highbits", (1UL << 32) | AF_VSOCK, vs, 3, 0);
+  struct sock_try ue[] = {{SOCK_RAW, 15}, {SOCK_DGRAM, 15}};
+  socket_tries("socket-netlink-highbits", (1UL << 32) | AF_NETLINK, ue, 2, 0);
+  /* socketpair makes sockets too: AF_TIPC implements it. */
+  struct sock_try tp[] = {{SOCK_SEQPACKET, 0}, {SOCK_STREAM, 0}, {SOCK_DGRAM, 0}};
+  socket_tries("socketpair-af-tipc", 30, tp, 3, 1);
+  return 0;
+}
+
+static int attack_msgqueue(void) {
+  /* A private queue: visible only in this IPC namespace, removed at once. */
+  int id = msgget(IPC_PRIVATE, IPC_CREAT | 0600);
+  if (id >= 0) {
+    int rm = msgctl(id, IPC_RMID, NULL);
+    report("msgget", 1, 0, ",\"removed\":%s", rm == 0 ? "true" : "false");
+  } else {
+    report("msgget", 0, errno, NULL);
   }
   return 0;
 }
@@ -555,27 +713,34 @@ static int attack_sweep(void) {
   sweep_one("personality-addr-no-randomize", syscall(SYS_personality, 0x0040000), 0);
   if (old >= 0) syscall(SYS_personality, (unsigned long)old);
   sweep_one("chroot", syscall(SYS_chroot, "/nonexistent-cellprobe"), 0);
+  /* Queue id -1 exists nowhere: past the filter these fail with EINVAL and touch nothing. */
+  sweep_one("msgsnd", syscall(SYS_msgsnd, -1, NULL, 0, IPC_NOWAIT), 0);
+  sweep_one("msgrcv", syscall(SYS_msgrcv, -1, NULL, 0, 0, IPC_NOWAIT), 0);
+  sweep_one("msgctl", syscall(SYS_msgctl, -1, IPC_STAT, NULL), 0);
   return 0;
 }
 
-static int attack_compat32(void) {
-  /* getpid through the 32-bit int 0x80 entry: the compat ABI is kernel surface of its own.
-   * A seccomp filter that does not list the 32-bit architecture kills the caller outright,
-   * so the attempt runs in a child and a death by signal is reported as blocked. */
+/* One system call through the 32-bit int 0x80 entry (i386 numbers and registers ebx, ecx, edx),
+ * in a child: a seccomp filter that does not list the 32-bit architecture kills the caller
+ * outright, so a death by signal is reported as blocked. fixup runs in the child on success
+ * (closing what the call created). Reports ok if the call returned what want() accepts. */
+static void compat32_call(const char *attack, long nr, long b, long c, long d, int (*want)(long, pid_t),
+                          void (*fixup)(long)) {
   int fds[2];
   if (pipe(fds) != 0) {
-    report("compat32", 0, errno, NULL);
-    return 0;
+    report(attack, 0, errno, NULL);
+    return;
   }
   pid_t pid = fork();
   if (pid < 0) {
-    report("compat32", 0, errno, NULL);
-    return 0;
+    report(attack, 0, errno, NULL);
+    return;
   }
   if (pid == 0) {
     close(fds[0]);
-    long rc = 20; /* __NR_getpid on i386 */
-    __asm__ volatile("int $0x80" : "+a"(rc) : : "memory", "r8", "r9", "r10", "r11");
+    long rc = nr;
+    __asm__ volatile("int $0x80" : "+a"(rc) : "b"(b), "c"(c), "d"(d) : "memory", "r8", "r9", "r10", "r11");
+    if (fixup && !(rc < 0 && rc > -4096)) fixup(rc);
     ssize_t w = write(fds[1], &rc, sizeof rc);
     _exit(w == (ssize_t)sizeof rc ? 0 : 1);
   }
@@ -585,12 +750,38 @@ static int attack_compat32(void) {
   close(fds[0]);
   int st;
   waitpid(pid, &st, 0);
-  if (got == (ssize_t)sizeof rc && rc == (long)pid) report("compat32", 1, 0, NULL);
+  if (got == (ssize_t)sizeof rc && want(rc, pid)) report(attack, 1, 0, ",\"rc\":%ld", rc);
   else if (got == (ssize_t)sizeof rc)
-    report("compat32", 0, rc < 0 && rc > -4096 ? (int)-rc : 0, ",\"rc\":%ld", rc);
+    report(attack, 0, rc < 0 && rc > -4096 ? (int)-rc : 0, ",\"rc\":%ld", rc);
   else if (WIFSIGNALED(st))
-    report("compat32", 0, 0, ",\"signal\":\"%s\"", signame(WTERMSIG(st)));
-  else report("compat32", 0, 0, ",\"status\":%d", st);
+    report(attack, 0, 0, ",\"signal\":\"%s\"", signame(WTERMSIG(st)));
+  else report(attack, 0, 0, ",\"status\":%d", st);
+}
+
+static int want_pid(long rc, pid_t pid) { return rc == (long)pid; }
+static int want_nonneg(long rc, pid_t pid) { (void)pid; return rc >= 0; }
+static void close_fd(long fd) { close((int)fd); }
+static void remove_queue(long id) { msgctl((int)id, IPC_RMID, NULL); }
+
+static int attack_compat32(void) {
+  /* getpid through the 32-bit int 0x80 entry: the compat ABI is kernel surface of its own. */
+  compat32_call("compat32", 20 /* __NR_getpid on i386 */, 0, 0, 0, want_pid, NULL);
+  /* i386's multiplexers carry their real arguments in memory no filter can read: socketcall
+   * hides socket()'s family (here AF_NETLINK/NETLINK_KOBJECT_UEVENT, refused to 64-bit
+   * socket()), ipc hides msgget. The argument block must lie below 4 GiB for the 32-bit ABI. */
+  uint32_t *args = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT, -1, 0);
+  if (args == MAP_FAILED) {
+    report("compat32-socketcall", 0, errno, ",\"stage\":\"mmap\"");
+  } else {
+    args[0] = AF_NETLINK;
+    args[1] = SOCK_DGRAM;
+    args[2] = 15; /* NETLINK_KOBJECT_UEVENT */
+    compat32_call("compat32-socketcall", 102 /* __NR_socketcall */, 1 /* SYS_SOCKET */,
+                  (long)(uintptr_t)args, 0, want_nonneg, close_fd);
+    munmap(args, 4096);
+  }
+  compat32_call("compat32-ipc-msgget", 117 /* __NR_ipc */, 13 /* MSGGET */, IPC_PRIVATE,
+                IPC_CREAT | 0600, want_nonneg, remove_queue);
   return 0;
 }
 
@@ -601,7 +792,7 @@ static int usage(void) {
           "usage: cellprobe COMMAND [ARG]\n"
           "  mount | mknod | raw | vsock | chown | setuid | ptrace PID | write-rootfs |\n"
           "  write-procsys | unshare | caps | forkbomb SECONDS [MAX] | memhog MB | sweep |\n"
-          "  compat32 | all\n");
+          "  compat32 | families | msgqueue | all\n");
   return 2;
 }
 
@@ -620,6 +811,8 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "caps")) return attack_caps();
   if (!strcmp(cmd, "sweep")) return attack_sweep();
   if (!strcmp(cmd, "compat32")) return attack_compat32();
+  if (!strcmp(cmd, "families")) return attack_families();
+  if (!strcmp(cmd, "msgqueue")) return attack_msgqueue();
   if (!strcmp(cmd, "ptrace")) {
     if (argc < 3) return usage();
     long pid = strtol(argv[2], NULL, 10);
@@ -652,6 +845,8 @@ int main(int argc, char **argv) {
     attack_unshare();
     attack_sweep();
     attack_compat32();
+    attack_families();
+    attack_msgqueue();
     return 0;
   }
   return usage();
