@@ -1,4 +1,4 @@
-// The egress proxy's admin socket (egress/CONTRACT.md "Admin socket"): one JSON request line,
+// The egress proxy's admin socket (egress/README.md "Admin socket"): one JSON request line,
 // one JSON response line, then the connection closes.
 import * as fs from 'fs';
 import * as net from 'net';

@@ -1,5 +1,5 @@
 // The pure parts of `clawjail egress log`: reading a decision (one JSON line the proxy wrote,
-// egress/CONTRACT.md "Decision log"), filtering, and one readable line per decision. Host names
+// egress/README.md "Decision log"), filtering, and one readable line per decision. Host names
 // in the log come from the prisoner's requests: everything printed is made safe for a terminal.
 
 export interface Decision {

@@ -1,65 +1,23 @@
-// The pure parts of `clawjail egress` that concern the policy: entry validation (the grammar of
-// egress/CONTRACT.md), `--for` durations, the stack-config lists and the Pulumi CLI arguments
-// that write them. No I/O here.
+// The pure parts of `clawjail egress` that concern the policy: entry validation (the gate's one
+// grammar, egress/src/entry.ts), `--for` durations, the stack-config lists and the Pulumi CLI
+// arguments that write them. No I/O here.
+import { EgressEntryError, parseEgressEntry } from '../egress/src/entry';
 
 export class EntryError extends Error {}
 export class DurationError extends Error {}
 
-const LABEL_RE = /^[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?$/;
-
 /**
- * An entry as the proxy stores it: `host`, `*.suffix`, each with an optional `:port`; lower-cased,
- * a trailing dot dropped. Throws EntryError naming the problem (IP literals, URLs, paths, spaces,
- * a misplaced `*`, a bad label or port).
+ * An entry as the proxy stores it (egress/src/entry.ts): `host`, `*.suffix`, each with an
+ * optional `:port`; lower-cased, a trailing dot dropped. Throws EntryError naming the problem
+ * (IP literals, URLs, paths, spaces, a misplaced `*`, a bad label or port, a single label).
  */
 export function normalizeEntry(input: string): string {
-  const shown = JSON.stringify(input);
-  if (input.trim() === '') throw new EntryError('the entry is empty (give a host name such as api.example.org)');
-  if (/\s/.test(input)) throw new EntryError(`${shown} contains a space: give one host name, such as api.example.org`);
-  if (input.includes('://')) {
-    throw new EntryError(`${shown} is a URL: give its host name only, such as api.example.org (or api.example.org:8443)`);
+  try {
+    return parseEgressEntry(input).text;
+  } catch (e) {
+    if (e instanceof EgressEntryError) throw new EntryError(e.message);
+    throw e;
   }
-  if (/[/?#]/.test(input)) throw new EntryError(`${shown} has a path or query: give a host name only, such as api.example.org`);
-  if (input.includes('@')) throw new EntryError(`${shown} has user information: give a host name only`);
-  if (input.startsWith('[') || (input.match(/:/g) ?? []).length > 1) {
-    throw new EntryError(`${shown} is an IP address: the gate allows names only (a CONNECT to an IP literal is always refused)`);
-  }
-  let host = input.toLowerCase();
-  let port: number | null = null;
-  const colon = host.lastIndexOf(':');
-  if (colon >= 0) {
-    const p = host.slice(colon + 1);
-    if (!/^[0-9]{1,5}$/.test(p) || Number(p) < 1 || Number(p) > 65535 || (p.length > 1 && p.startsWith('0'))) {
-      throw new EntryError(`${shown} has a bad port ${JSON.stringify(p)} (1-65535)`);
-    }
-    port = Number(p);
-    host = host.slice(0, colon);
-  }
-  if (host.endsWith('.')) host = host.slice(0, -1);
-  let wildcard = false;
-  if (host.startsWith('*.')) {
-    wildcard = true;
-    host = host.slice(2);
-  }
-  if (host.includes('*')) {
-    throw new EntryError(`${shown}: a wildcard is only allowed as a whole first label, as in *.example.org`);
-  }
-  if (host === '') throw new EntryError(`${shown} has no host name`);
-  if (host.length > 253) throw new EntryError(`${shown} is longer than a host name can be (253 characters)`);
-  const labels = host.split('.');
-  // A name whose last label is numeric is read as an IPv4 address by URL parsers (1.2.3.4, 127.1, 0x7f.1).
-  const last = labels[labels.length - 1];
-  if (/^(?:[0-9]+|0x[0-9a-f]*)$/.test(last)) {
-    throw new EntryError(`${shown} is an IP address: the gate allows names only (a CONNECT to an IP literal is always refused)`);
-  }
-  for (const label of labels) {
-    if (!LABEL_RE.test(label)) {
-      throw new EntryError(
-        `${shown} has a bad label ${JSON.stringify(label)}: letters, digits, - and _, 1-63 characters, not starting or ending with -`,
-      );
-    }
-  }
-  return `${wildcard ? '*.' : ''}${host}${port === null ? '' : `:${port}`}`;
 }
 
 const UNIT_SECONDS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 };

@@ -5,6 +5,8 @@
 // `infra/index.ts` feeds it from `pulumi.Config`; the CLI and the end-to-end tests feed it from
 // a `Pulumi.<stack>.yaml` file, so all three see the same settings and the same defaults.
 
+import { EgressEntryError, parseEgressEntry } from '../egress/src/entry';
+
 export const CONFIG_NAMESPACE = 'clawjail';
 
 export type Runtime = 'runc' | 'runsc';
@@ -462,16 +464,25 @@ export function isProviderBaseUrl(s: string): boolean {
 }
 
 /**
- * An allowlist entry: `host`, `*.suffix`, either with `:port`. Lower case, no IP literal, no
- * trailing dot (the gate compares names as it normalises them, so the stack must write them so).
+ * Why an allowlist entry is not one the stack may write, or null when it is. The grammar is the
+ * gate's own (egress/src/entry.ts: `host`, `*.suffix`, either with `:port`; names only). On top
+ * of it the stack takes only the canonical form (lower case, no trailing dot): the gate compares
+ * names in that form and the policy file is read back from the gate, so the stack writes them so.
  */
+export function egressEntryProblem(s: string): string | null {
+  let text: string;
+  try {
+    text = parseEgressEntry(s).text;
+  } catch (e) {
+    if (e instanceof EgressEntryError) return e.message;
+    throw e;
+  }
+  return text === s ? null : `${JSON.stringify(s)} must be written as ${JSON.stringify(text)} (lower case, no trailing dot)`;
+}
+
+/** An allowlist entry in the form the stack writes (see egressEntryProblem). */
 export function isEgressEntry(s: string): boolean {
-  const m = /^(\*\.)?([a-z0-9.-]+)(?::(\d{1,5}))?$/.exec(s);
-  if (!m) return false;
-  const [, , host, port] = m;
-  if (port !== undefined && (Number(port) < 1 || Number(port) > 65535 || String(Number(port)) !== port)) return false;
-  if (isIPv4(host) || /^[\d.]+$/.test(host)) return false;
-  return HOSTNAME_RE.test(host) && host.includes('.');
+  return egressEntryProblem(s) === null;
 }
 
 function parseProviders(r: Reader, raw: RawConfig): ModelProvider[] {
@@ -515,11 +526,19 @@ function parseProviders(r: Reader, raw: RawConfig): ModelProvider[] {
 }
 
 function parseEgressGate(r: Reader, raw: RawConfig): EgressGateConfig {
-  const entry = 'must be "host", "*.suffix", "host:port" or "*.suffix:port" in lower case (names only, no IP address, no URL)';
-  const norm = (xs: string[]) => [...new Set(xs)].sort();
+  // Each bad entry is its own problem: the key, the entry's index and text, and why.
+  const entries = (key: 'egressAllow' | 'egressDeny'): string[] => {
+    const list = r.stringList(key, () => true, '');
+    const bad = list.flatMap((e, i) => {
+      const why = egressEntryProblem(e);
+      return why === null ? [] : [`${CONFIG_NAMESPACE}:${key}[${i}]: ${why}`];
+    });
+    r.problems.push(...bad);
+    return bad.length ? [] : [...new Set(list)].sort();
+  };
   return {
-    allow: norm(r.stringList('egressAllow', isEgressEntry, entry)),
-    deny: norm(r.stringList('egressDeny', isEgressEntry, entry)),
+    allow: entries('egressAllow'),
+    deny: entries('egressDeny'),
     providers: parseProviders(r, raw),
   };
 }

@@ -1,6 +1,6 @@
 // clawjail egress log | pending | status | allow ENTRY [--for DURATION] | deny ENTRY
 //
-// The operator's side of the egress gate (egress/CONTRACT.md): the decision log, the denied
+// The operator's side of the egress gate (egress/README.md): the decision log, the denied
 // destinations waiting for a decision, and live policy changes through the proxy's admin socket.
 // The gate's state directory: --dir DIR, else the `<prefix>-egress-state` volume of --stack NAME
 // (default dev) on this machine's Docker engine. A permanent allow or a deny of a stack first

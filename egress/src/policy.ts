@@ -1,10 +1,12 @@
 // The policy: entries, matching, and temporary allows. Pure (the clock is injected).
 //
-// Entry grammar: `host` or `*.suffix`, each with an optional `:port`; lower-cased, trailing dot
-// dropped. `*.example.org` matches `a.example.org` and `a.b.example.org`, not `example.org`.
+// The entry grammar is ./entry.ts (shared with the stack's config and the CLI): `host` or
+// `*.suffix`, each with an optional `:port`, stored lower-cased without a trailing dot.
+// `*.example.org` matches `a.example.org` and `a.b.example.org`, not `example.org`.
 // An allow entry without a port allows 443 only; a deny entry without a port denies every port.
 // Deny wins over allow. IP literals are not names and are never entries.
 import { isIpLiteral } from './addresses';
+import { DEFAULT_ALLOW_PORT, EgressEntryError, parseEgressEntry, type EgressEntry } from './entry';
 
 export class PolicyEntryError extends Error {
   constructor(message: string) {
@@ -13,14 +15,8 @@ export class PolicyEntryError extends Error {
   }
 }
 
-export interface PolicyEntry {
-  /** The normalized text, e.g. `*.example.org:8443`. */
-  text: string;
-  /** The host, or for a wildcard the suffix after `*.`. */
-  host: string;
-  wildcard: boolean;
-  port: number | null;
-}
+/** A parsed entry (./entry.ts). */
+export type PolicyEntry = EgressEntry;
 
 export interface Policy {
   allow: PolicyEntry[];
@@ -33,6 +29,8 @@ export type Verdict =
   | { decision: 'allow'; rule: string | null; temporary: boolean }
   | { decision: 'deny'; reason: DenyReason; rule: string | null };
 
+// What a request may name: looser than an entry (./entry.ts), because a `*.suffix` entry
+// matches any name below the suffix, and names with `_` or a single label do exist.
 const LABEL = /^[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?$/;
 
 /** Lower-case, drop one trailing dot. */
@@ -48,33 +46,14 @@ export function isValidHostName(host: string): boolean {
   return host.split('.').every((l) => LABEL.test(l));
 }
 
+/** An entry of the policy file or of an admin request, parsed by the one grammar (./entry.ts). */
 export function parseEntry(raw: unknown): PolicyEntry {
-  if (typeof raw !== 'string') throw new PolicyEntryError(`an entry must be a string, got ${JSON.stringify(raw)}`);
-  const text = raw.trim().toLowerCase();
-  if (text === '') throw new PolicyEntryError('an entry must not be empty');
-  if (/\s/.test(text)) throw new PolicyEntryError(`"${raw}": an entry must not contain spaces`);
-  if (text.includes('://') || text.includes('/')) throw new PolicyEntryError(`"${raw}": an entry is host[:port], not a URL`);
-  if (text.startsWith('[') || (text.match(/:/g) ?? []).length > 1) throw new PolicyEntryError(`"${raw}": IP literals are never allowed, only names`);
-  let hostPart = text;
-  let port: number | null = null;
-  const colon = text.lastIndexOf(':');
-  if (colon >= 0) {
-    hostPart = text.slice(0, colon);
-    const p = text.slice(colon + 1);
-    if (!/^\d{1,5}$/.test(p) || Number(p) < 1 || Number(p) > 65535) throw new PolicyEntryError(`"${raw}": the port must be 1-65535`);
-    port = Number(p);
+  try {
+    return parseEgressEntry(raw);
+  } catch (e) {
+    if (e instanceof EgressEntryError) throw new PolicyEntryError(e.message);
+    throw e;
   }
-  let wildcard = false;
-  if (hostPart.startsWith('*.')) {
-    wildcard = true;
-    hostPart = hostPart.slice(2);
-  }
-  if (hostPart.endsWith('.')) hostPart = hostPart.slice(0, -1);
-  if (hostPart.includes('*')) throw new PolicyEntryError(`"${raw}": a wildcard is only allowed as a leading "*."`);
-  if (isIpLiteral(hostPart)) throw new PolicyEntryError(`"${raw}": IP literals are never allowed, only names`);
-  if (!isValidHostName(hostPart)) throw new PolicyEntryError(`"${raw}": "${hostPart}" is not a valid host name`);
-  const norm = `${wildcard ? '*.' : ''}${hostPart}${port !== null ? `:${port}` : ''}`;
-  return { text: norm, host: hostPart, wildcard, port };
 }
 
 /** The normalized text of an entry (throws PolicyEntryError for a bad one). */
@@ -89,7 +68,7 @@ function hostMatches(entry: PolicyEntry, host: string): boolean {
 
 /** Does an allow entry allow host:port? (no port in the entry = 443 only). host must be normalized. */
 export function allowMatches(entry: PolicyEntry, host: string, port: number): boolean {
-  return hostMatches(entry, host) && port === (entry.port ?? 443);
+  return hostMatches(entry, host) && port === (entry.port ?? DEFAULT_ALLOW_PORT);
 }
 
 /** Does a deny entry deny host:port? (no port in the entry = every port). host must be normalized. */

@@ -41,21 +41,22 @@ describe('DecisionLog', () => {
 describe('Pending', () => {
   it('counts refusals per destination, ignores non-destination reasons, clears on allow', () => {
     const p = Pending.fromLog([
-      decision({ time: '2026-12-02T18:00:00.000Z' }),
-      decision({ time: '2026-12-02T18:00:05.000Z' }),
-      decision({ host: 'b.example', reason: 'denied' }),
+      decision({ host: 'a.x.example', time: '2026-12-02T18:00:00.000Z' }),
+      decision({ host: 'a.x.example', time: '2026-12-02T18:00:05.000Z' }),
+      decision({ host: 'b.x.example', reason: 'denied' }),
       decision({ host: null, port: null, reason: 'header-too-large' }),
-      decision({ host: 'c.example', reason: 'too-many-connections' }),
-      decision({ host: 'd.example', reason: 'blocked-address' }),
-      decision({ host: 'e.example' }),
-      decision({ host: 'e.example', decision: 'allow', reason: null }),
+      decision({ host: 'c.x.example', reason: 'too-many-connections' }),
+      decision({ host: 'd.x.example', reason: 'blocked-address' }),
+      decision({ host: 'e.x.example' }),
+      decision({ host: 'e.x.example', decision: 'allow', reason: null }),
     ]);
     expect(p.list()).toEqual([
-      { host: 'a.example', port: 443, count: 2, first: '2026-12-02T18:00:00.000Z', last: '2026-12-02T18:00:05.000Z', reason: 'not-allowed' },
-      { host: 'd.example', port: 443, count: 1, first: '2026-12-02T18:00:00.000Z', last: '2026-12-02T18:00:00.000Z', reason: 'blocked-address' },
+      { host: 'a.x.example', port: 443, count: 2, first: '2026-12-02T18:00:00.000Z', last: '2026-12-02T18:00:05.000Z', reason: 'not-allowed' },
+      { host: 'd.x.example', port: 443, count: 1, first: '2026-12-02T18:00:00.000Z', last: '2026-12-02T18:00:00.000Z', reason: 'blocked-address' },
     ]);
-    expect(p.clear(parseEntry('a.example:80'), 'allow')).toBe(0);
-    expect(p.clear(parseEntry('*.example'), 'deny')).toBe(2);
+    expect(p.clear(parseEntry('a.x.example:80'), 'allow')).toBe(0);
+    // (a wildcard needs a suffix of two labels: `*.example` would be a whole top-level domain)
+    expect(p.clear(parseEntry('*.x.example'), 'deny')).toBe(2);
     expect(p.size).toBe(0);
   });
 
