@@ -27,13 +27,33 @@ export function cellHealthProbe(port: number): string[] {
   return ['CMD', 'node', '-e', js];
 }
 
+/** How often the cell checks that it still shares the gateway's network namespace, seconds. */
+export const FOLLOW_OWNER_INTERVAL_S = 2;
+
+/**
+ * The cell follows its namespace owner. It joins the gateway's network namespace
+ * (`container:<gateway>`); a gateway that restarts (by hand, or by its own restart policy) comes
+ * back in a new namespace and leaves the cell in the old one, which has lost every interface but
+ * `lo`, with OpenClaw out of the operator's reach. A watcher sees that (`/proc/net/dev` lists `lo`
+ * alone) and stops OpenClaw (SIGTERM, SIGKILL 20 s later), so that Docker's restart policy starts
+ * the cell again, in the gateway's new namespace. It runs as the prisoner, who can kill it: that
+ * only leaves a stranded cell stranded, with no network at all (fail closed).
+ */
+export const FOLLOW_OWNER_SCRIPT =
+  `(while sleep ${FOLLOW_OWNER_INTERVAL_S}; do ` +
+  "if ! tail -n +3 /proc/net/dev | grep -qv '^ *lo:'; then " +
+  'echo "clawjail cell: the gateway left this network namespace (it restarted): stopping, to rejoin it" >&2; ' +
+  'kill -TERM $$; sleep 20; kill -KILL $$; exit 0; fi; done) &';
+
 function cellCommand(config: JailConfig): string[] {
   const openclaw = ['openclaw', 'gateway', '--allow-unconfigured', '--bind', 'loopback', '--port', String(config.cell.openclawPort), '--auth', 'token'];
-  if (config.cell.egress !== 'allowlist') return openclaw;
   // $HOME is a fresh tmpfs at every start: the gated configuration is written there first.
-  const script =
-    'mkdir -p "$OPENCLAW_STATE_DIR" && printf \'%s\\n\' "$CLAWJAIL_OPENCLAW_CONFIG" > "$OPENCLAW_STATE_DIR/openclaw.json" && exec "$@"';
-  return ['sh', '-c', script, 'cell', ...openclaw];
+  const gated =
+    config.cell.egress === 'allowlist'
+      ? 'mkdir -p "$OPENCLAW_STATE_DIR" && printf \'%s\\n\' "$CLAWJAIL_OPENCLAW_CONFIG" > "$OPENCLAW_STATE_DIR/openclaw.json" && '
+      : '';
+  // exec: OpenClaw takes the shell's pid, the one the watcher (started first) signals.
+  return ['sh', '-c', `${gated}${FOLLOW_OWNER_SCRIPT} exec "$@"`, 'cell', ...openclaw];
 }
 
 export function cellContainerSpec(config: JailConfig): ContainerSpec {

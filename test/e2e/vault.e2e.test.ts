@@ -166,3 +166,27 @@ setTimeout(() => process.exit(0), 30000);
   expect(seen).toMatch(/^tcp$/m); // the client did reach the impostor...
   expect(seen).not.toMatch(/^data /m); // ...and sent it not one byte: no request, no token
 });
+
+it('a gateway restarted by hand does not strand the cell: it follows the gateway into its new namespace, and the operator gets through again', async () => {
+  const before = (await jail.deployment.inspect(cellName)) as { RestartCount: number; State: { StartedAt: string } };
+  // As `docker restart <gateway>` does.
+  await jail.deployment.engine.request('POST', `/containers/${gatewayName}/restart?t=10`, undefined, 60_000);
+  await jail.deployment.waitHealthy(gatewayName);
+  // The cell's watcher notices the lost namespace and stops OpenClaw; Docker's restart policy
+  // starts the cell again, in the gateway's new namespace.
+  let answered = false;
+  let last = '';
+  for (const end = Date.now() + 180_000; Date.now() < end && !answered; ) {
+    const r = await clawjail('connect', url(), '--fingerprint', fingerprint, '--token-file', tokenFile, '--send', HEALTH);
+    answered = r.code === 0 && /"ok":\s*true/.test(r.stdout);
+    last = `${r.code} ${r.stdout.slice(0, 200)} ${r.stderr.slice(0, 300)}`;
+    if (!answered) await new Promise((res) => setTimeout(res, 2000));
+  }
+  expect({ answered, last }).toEqual({ answered: true, last: expect.any(String) });
+  const after = (await jail.deployment.inspect(cellName)) as { RestartCount: number; State: { StartedAt: string } };
+  expect(after.State.StartedAt).not.toBe(before.State.StartedAt);
+  // One namespace again: the cell's interfaces are the gateway's.
+  const ifaces = async (c: string) => (await jail.deployment.exec(c, ['cat', '/proc/net/dev'])).stdout.split('\n').slice(2).map((l) => l.split(':')[0].trim()).filter(Boolean).sort();
+  expect(await ifaces(cellName)).toEqual(await ifaces(gatewayName));
+  expect((await ifaces(cellName)).filter((i) => i !== 'lo').length).toBeGreaterThan(0);
+}, 10 * 60_000);

@@ -1,5 +1,6 @@
 import { hostInCidr, parseConfig } from '../../infra/config';
 import { buildJailSpec, gatewayUrl, parseContainerRunState, pidsLimitScript, shellQuote } from '../../infra/spec';
+import { FOLLOW_OWNER_SCRIPT } from '../../infra/spec/cell';
 
 const TOKEN = 't'.repeat(40);
 const specOf = (raw: Record<string, string> = {}) => buildJailSpec(parseConfig({ openclawToken: TOKEN, gatewayToken: TOKEN, ...raw }).config);
@@ -15,7 +16,13 @@ describe('jail spec: the cell', () => {
   it('runs OpenClaw bound to loopback with token auth, as uid 1000', () => {
     expect(cell.user).toBe('1000:1000');
     expect(cell.command.join(' ')).toMatch(/ openclaw gateway .*--bind loopback --port 18789 --auth token$/);
-    expect(cellOf({ cellEgress: 'internet' }).command.join(' ')).toMatch(/^openclaw gateway .*--bind loopback --port 18789 --auth token$/);
+    const internet = cellOf({ cellEgress: 'internet' }).command;
+    expect(internet.slice(0, 2)).toEqual(['sh', '-c']);
+    expect(internet.slice(3).join(' ')).toMatch(/^cell openclaw gateway .*--bind loopback --port 18789 --auth token$/);
+    // Every mode follows the namespace owner, and only the allowlist mode writes OpenClaw's config.
+    for (const c of [cell.command, internet, cellOf({ cellEgress: 'none', clamdSignatures: 'custom' }).command]) expect(c[2]).toContain(`${FOLLOW_OWNER_SCRIPT} exec "$@"`);
+    expect(internet[2]).not.toContain('CLAWJAIL_OPENCLAW_CONFIG');
+    expect(cell.command[2]).toContain('CLAWJAIL_OPENCLAW_CONFIG');
     expect(cell.secretEnv).toEqual({ OPENCLAW_GATEWAY_TOKEN: 'openclawToken' });
     // The token is a secret: it must not sit among the plain environment.
     expect(JSON.stringify(cell.env)).not.toContain(TOKEN);
