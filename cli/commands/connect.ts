@@ -78,6 +78,9 @@ const VALUE_FLAGS = new Set(['--stack', '--fingerprint', '--token-file', '--upst
 export function parseArgs(argv: string[], env: Record<string, string | undefined> = {}): Options {
   const o: Options = { raw: false, scopes: ['operator.read', 'operator.write'], timeoutMs: 15_000, help: false };
   const positional: string[] = [];
+  // Given at all, in either spelling (`--fingerprint AB` or `--fingerprint=AB`): what the
+  // exclusivity with --stack is about, whatever the value.
+  let fingerprintGiven = false;
   for (let i = 0; i < argv.length; i++) {
     let arg = argv[i];
     let val: string | undefined;
@@ -93,7 +96,7 @@ export function parseArgs(argv: string[], env: Record<string, string | undefined
       }
       switch (arg) {
         case '--stack': o.stack = val; break;
-        case '--fingerprint': o.fingerprint = val; break;
+        case '--fingerprint': o.fingerprint = val; fingerprintGiven = true; break;
         case '--token-file': o.tokenFile = val; break;
         case '--upstream-token-file': o.upstreamTokenFile = val; break;
         case '--send': o.send = val; break;
@@ -112,7 +115,7 @@ export function parseArgs(argv: string[], env: Record<string, string | undefined
   o.url = positional[0] ?? env.CLAWJAIL_URL;
   o.fingerprint = o.fingerprint ?? (o.stack ? undefined : env.CLAWJAIL_FINGERPRINT);
   o.tokenFile = o.tokenFile ?? env.CLAWJAIL_TOKEN_FILE;
-  if (o.stack && argv.includes('--fingerprint')) throw new UsageError('--stack and --fingerprint are exclusive');
+  if (o.stack && fingerprintGiven) throw new UsageError('--stack and --fingerprint are exclusive');
   return o;
 }
 
