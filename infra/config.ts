@@ -108,6 +108,18 @@ export interface MoatConfig {
   sudo: boolean;
   /** How the rules come back at boot: a systemd unit ordered before docker.service, or nothing. */
   bootRestore: BootRestore;
+  /**
+   * New connections from the cell's bridge, each source address on its own budget, so that the
+   * cell cannot fill the host's conntrack table (infra/MOAT.md, "Connection limits"): `rate` new
+   * connections a second sustained, `burst` above it, `max` open at once (in each moat chain).
+   */
+  connLimits: MoatConnLimits;
+}
+
+export interface MoatConnLimits {
+  rate: number;
+  burst: number;
+  max: number;
 }
 
 export interface CellConfig {
@@ -191,6 +203,10 @@ export const CONFIG_DEFAULTS = {
   moatExtraBlocked: '[]',
   moatSudo: 'false',
   moatBootRestore: 'systemd',
+  // The same numbers as MOAT_CONN_LIMIT_DEFAULTS in infra/spec/firewall.ts (a unit test keeps them equal).
+  moatConnRate: '50',
+  moatConnBurst: '250',
+  moatConnMax: '1024',
   scanBridgeName: 'clawjail1',
   scanSubnet: '172.29.78.0/24',
   clamdSignatures: 'freshclam',
@@ -420,6 +436,11 @@ function parseMoat(r: Reader, raw: RawConfig): MoatConfig {
     extraBlocked: r.stringList('moatExtraBlocked', isIPv4Cidr, 'must be IPv4 networks such as 203.0.113.0/24'),
     sudo: r.oneOf('moatSudo', ['false', 'true'] as const) === 'true',
     bootRestore: r.oneOf('moatBootRestore', BOOT_RESTORES),
+    connLimits: {
+      rate: r.int('moatConnRate', 1, 10000, ' (new connections a second, per source address)'),
+      burst: r.int('moatConnBurst', 1, 10000, ' (new connections above the rate, per source address)'),
+      max: r.int('moatConnMax', 16, 1048576, ' (open connections, per source address)'),
+    },
   };
 }
 

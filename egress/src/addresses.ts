@@ -1,8 +1,9 @@
 // Which IPv4 addresses the gate never connects to, and what counts as an IP literal. Pure.
 //
-// The list is the moat's (infra/spec/firewall.ts BLOCKED_V4, same order) plus three ranges the
-// moat does not need but a proxy does: a name can resolve to them even though nothing in the
-// cell could route there itself.
+// The list is a copy of the moat's (infra/spec/firewall.ts BLOCKED_V4, same order; the gate's
+// image is built from egress/ alone, so it cannot import it): the fallback when the gate runs on
+// its own. The stack passes the moat's list itself in EGRESS_EXTRA_BLOCKED (infra/spec/egress.ts),
+// and test/addresses.test.ts keeps the copy equal to the moat's.
 import * as net from 'net';
 
 export interface BlockedRange {

@@ -1,11 +1,11 @@
-// The blocked IPv4 ranges (the moat's, in its order, plus three) and IP-literal detection.
+// The blocked IPv4 ranges (a copy of the moat's, in its order) and IP-literal detection.
 import { BLOCKED_V4 as MOAT_BLOCKED_V4 } from '../../infra/spec/firewall';
 import { BLOCKED_V4, BlockList, cidrContains, intToIpv4, ipv4ToInt, isIpLiteral, parseCidr, productionBlockList } from '../src/addresses';
 
 describe('BLOCKED_V4', () => {
-  it("is the moat's list in the same order, then 192.0.0.0/24, 198.18.0.0/15, 168.63.129.16/32", () => {
-    expect(BLOCKED_V4.slice(0, MOAT_BLOCKED_V4.length)).toEqual(MOAT_BLOCKED_V4);
-    expect(BLOCKED_V4.slice(MOAT_BLOCKED_V4.length).map((b) => b.cidr)).toEqual(['192.0.0.0/24', '198.18.0.0/15', '168.63.129.16/32']);
+  it("is the moat's list, in the same order (192.0.0.0/24, 198.18.0.0/15, 168.63.129.16/32 included)", () => {
+    expect(BLOCKED_V4).toEqual(MOAT_BLOCKED_V4);
+    expect(BLOCKED_V4.map((b) => b.cidr)).toEqual(expect.arrayContaining(['192.0.0.0/24', '198.18.0.0/15', '168.63.129.16/32']));
   });
 
   const list = productionBlockList([]);

@@ -35,6 +35,7 @@ export function moatRulesInputs(config: JailConfig, network: NetworkSpec): MoatR
     internet: config.cell.egress !== 'none',
     // One source for the allowlist mode's sources: the plan the CLI renders too.
     ...(internetFrom ? { internetFrom } : {}),
+    connLimits: { ...config.moat.connLimits },
     bootRestore: config.moat.bootRestore,
   };
 }

@@ -14,7 +14,7 @@
 // only the pure spec modules and ./moatExec (captured by value) and Node built-ins required
 // inside the functions; no Pulumi values.
 import * as pulumi from '@pulumi/pulumi';
-import type { BootRestore, EgressException } from '../config';
+import type { BootRestore, EgressException, MoatConnLimits } from '../config';
 import { formatDrift, moatDrift, renderMoatRules, type MoatRulesPlan } from '../spec/firewall';
 import { moatFiles, renderInstallScript, renderRemoveScript, type MoatTarget } from '../spec/moatHost';
 import { readLiveMoat, resolveResolvers, runOnHost } from './moatExec';
@@ -32,6 +32,8 @@ export interface MoatRulesInputs {
   internet: boolean;
   /** cellEgress allowlist: the only bridge addresses that may go out (the gate, freshclam). */
   internetFrom?: string[];
+  /** New connections per source address (clawjail:moatConnRate, moatConnBurst, moatConnMax); absent (older state): the defaults. */
+  connLimits?: MoatConnLimits;
   bootRestore: BootRestore;
 }
 
@@ -66,6 +68,7 @@ export function declaredMoat(inputs: MoatRulesInputs, resolvers: string[]): Decl
     extraBlocked: inputs.extraBlocked,
     internet: inputs.internet,
     ...(inputs.internetFrom ? { internetFrom: inputs.internetFrom } : {}),
+    ...(inputs.connLimits ? { connLimits: inputs.connLimits } : {}),
   };
   const rules = renderMoatRules(plan);
   const files: Record<string, string> = {};
@@ -157,6 +160,7 @@ function pick(i: MoatRulesInputs): MoatRulesInputs {
     extraBlocked: i.extraBlocked,
     internet: i.internet,
     ...(i.internetFrom ? { internetFrom: i.internetFrom } : {}),
+    ...(i.connLimits ? { connLimits: i.connLimits } : {}),
     bootRestore: i.bootRestore,
   };
 }
@@ -171,6 +175,7 @@ export async function readMoat(props: MoatRulesState): Promise<MoatRulesState> {
     extraBlocked: props.extraBlocked ?? [],
     internet: props.internet,
     ...(props.internetFrom ? { internetFrom: props.internetFrom } : {}),
+    ...(props.connLimits ? { connLimits: props.connLimits } : {}),
   };
   return stateFromLive(props, await readLiveMoat(props.target, plan));
 }

@@ -9,7 +9,7 @@
 // the TLS SNI against the CONNECT host, logs every decision, and adds the model providers' keys,
 // which never enter the cell (egress/README.md).
 import { hostInCidr, type JailConfig } from '../config';
-import { bridgeAddresses } from './firewall';
+import { bridgeAddresses, moatBlockedV4 } from './firewall';
 import { hardening } from './hardening';
 import { EGRESS_STATE_DIR, egressFiles } from './egressPolicy';
 import { jailNames } from './names';
@@ -133,7 +133,9 @@ export function egressContainerSpec(config: JailConfig): ContainerSpec {
       EGRESS_LOG: egressFiles.log,
       EGRESS_PROVIDERS_FILE: egressFiles.providers,
       EGRESS_ADMIN_SOCKET: egressFiles.adminSocket,
-      ...(config.moat.extraBlocked.length ? { EGRESS_EXTRA_BLOCKED: config.moat.extraBlocked.join(',') } : {}),
+      // The moat's whole list (its ranges and moatExtraBlocked): the gate refuses what the moat
+      // drops, from the one list, whatever its own built-in copy says.
+      EGRESS_EXTRA_BLOCKED: moatBlockedV4(config).join(','),
     },
     secretEnv: {},
     // The keys: into the gate's own volume before it first starts, never into the cell.

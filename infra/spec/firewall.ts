@@ -12,14 +12,18 @@
 //          (hooked first in INPUT; `-i B` there covers all host addresses)
 //   each hook is followed by a fail-closed guard `-i B -j DROP`: if the hook is deleted or the
 //   chain is flushed, nothing from the bridge gets past the guard.
-//   P-FWD: replies, DNS to the resolvers, exceptions, then drops (DNS anywhere else, other
-//   containers on B, private/special ranges), then ACCEPT (the internet). P-IN: replies, DNS to
-//   resolvers on the host, exceptions, then DROP. IPv6 (the cell network has none): drop all.
+//   P-FWD: replies, the connection limits, DNS to the resolvers, exceptions, then drops (DNS
+//   anywhere else, other containers on B, private/special ranges), then ACCEPT (the internet).
+//   P-IN: replies, the connection limits, DNS to resolvers on the host, exceptions, then DROP.
+//   IPv6 (the cell network has none): drop all.
+//   A third hook after the guard, in DOCKER-USER (ip6tables: FORWARD), drops every packet INTO B
+//   from elsewhere that is neither a reply nor DNATed by Docker's port publishing: a LAN host
+//   routing to the bridge's subnet reaches nothing, the published port still works.
 //
 // Rules are written exactly as `iptables-save` (nf_tables 1.8) prints them, so the rendered text
 // and the live text can be compared line by line; `normalizeRule` absorbs the small differences
 // between iptables versions (implicit `-m tcp`, `/32`, quoting).
-import { hostInCidr, type EgressException, type JailConfig } from '../config';
+import { hostInCidr, type EgressException, type JailConfig, type MoatConnLimits } from '../config';
 
 export const IP6TABLES_MARKER = '# ip6tables';
 /** The comment on the v4 document saying which dockerd jump the moat relies on. */
@@ -45,7 +49,23 @@ export interface MoatRulesPlan {
    * cell's namespace included, is dropped after the exceptions. Absent: every address may.
    */
   internetFrom?: string[];
+  /**
+   * New connections from the bridge, per source address: at most `rate` a second sustained with
+   * `burst` above it, at most `max` open at once in each chain. Absent: the defaults; there is
+   * no way to switch the limits off.
+   */
+  connLimits?: MoatConnLimits;
 }
+
+/**
+ * Defaults of clawjail:moatConnRate, moatConnBurst, moatConnMax. What the cell can make the host
+ * track is bounded per source address by about 2 x max (open, FWD and IN) + rate x 120 s (TCP's
+ * TIME_WAIT in conntrack, which connlimit no longer counts) + burst: 1024 x 2 + 50 x 120 + 250 =
+ * 8,298 entries, a few per cent of the 262,144 nf_conntrack_max of a host with 4 GiB or more. A
+ * legitimate agent (through the gate, which keeps its upstream connections alive) opens a few a
+ * second; a SYN over the rate is dropped and retried by TCP a second later, not refused.
+ */
+export const MOAT_CONN_LIMIT_DEFAULTS: Readonly<MoatConnLimits> = { rate: 50, burst: 250, max: 1024 };
 
 export interface MoatChainNames {
   forward: string;
@@ -73,7 +93,20 @@ export const BLOCKED_V4: readonly { cidr: string; what: string }[] = [
   { cidr: '224.0.0.0/4', what: 'multicast 224/4' },
   { cidr: '240.0.0.0/4', what: 'reserved 240/4' },
   { cidr: '255.255.255.255/32', what: 'broadcast' },
+  { cidr: '192.0.0.0/24', what: 'IETF protocol assignments 192.0.0/24 (RFC 6890)' },
+  { cidr: '198.18.0.0/15', what: 'benchmarking 198.18/15 (RFC 2544)' },
+  { cidr: '168.63.129.16/32', what: 'Azure host services 168.63.129.16' },
 ];
+
+/**
+ * Every IPv4 network the moat drops for a stack: the built-in ranges, then clawjail:moatExtraBlocked.
+ * The one list the stack hands the egress gate too (EGRESS_EXTRA_BLOCKED, infra/spec/egress.ts):
+ * the gate's own copy (egress/src/addresses.ts, its image is built from egress/ alone) is only its
+ * fallback, and egress/test/addresses.test.ts keeps that copy equal to BLOCKED_V4.
+ */
+export function moatBlockedV4(config: Pick<JailConfig, 'moat'>): string[] {
+  return uniq([...BLOCKED_V4.map((b) => b.cidr), ...config.moat.extraBlocked], (x) => x);
+}
 
 export const BLOCKED_V6: readonly { cidr: string; what: string }[] = [
   { cidr: 'fc00::/7', what: 'unique local fc00::/7' },
@@ -93,6 +126,7 @@ export function moatRulesPlan(config: JailConfig, resolvers: string[]): MoatRule
     extraBlocked: config.moat.extraBlocked,
     internet: config.cell.egress !== 'none',
     ...(config.cell.egress === 'allowlist' ? { internetFrom: internetSources(config) } : {}),
+    connLimits: { ...config.moat.connLimits },
   };
 }
 
@@ -108,6 +142,21 @@ export function bridgeAddresses(config: JailConfig): { gateway: string; egress: 
 function internetSources(config: JailConfig): string[] {
   const a = bridgeAddresses(config);
   return [a.egress, ...(config.warden.signatures === 'freshclam' ? [a.freshclam] : [])];
+}
+
+/**
+ * The hashlimit table's name (at most 15 characters): one per bridge AND per rate and burst. The
+ * kernel keeps a table while any rule names it and a new rule naming a live table gets the
+ * table's old rate, so a changed limit must come with a new name to take effect in the same
+ * atomic swap. FNV-1a, pure JavaScript (the dynamic provider serializes this module).
+ */
+export function hashlimitName(bridgeName: string, limits: MoatConnLimits): string {
+  let h = 0x811c9dc5;
+  for (const ch of `${bridgeName}/${limits.rate}/${limits.burst}`) {
+    h ^= ch.charCodeAt(0);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return `cj${h.toString(16).padStart(8, '0')}`;
 }
 
 const quote = (s: string): string => `"${s.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
@@ -133,11 +182,28 @@ function checkPlan(plan: MoatRulesPlan): void {
   for (const r of plan.internetFrom ?? []) if (!ip.test(r)) throw new Error(`bad source ${JSON.stringify(r)}`);
   if (plan.internetFrom && plan.internet === false) throw new Error('internetFrom needs the internet');
   for (const n of plan.extraBlocked ?? []) if (!/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/.test(n)) throw new Error(`bad network ${JSON.stringify(n)}`);
+  const l = plan.connLimits ?? MOAT_CONN_LIMIT_DEFAULTS;
+  const whole = (n: unknown, min: number, max: number) => Number.isSafeInteger(n) && (n as number) >= min && (n as number) <= max;
+  if (!whole(l.rate, 1, 10000) || !whole(l.burst, 1, 10000) || !whole(l.max, 16, 1048576)) {
+    throw new Error(`bad connection limits ${JSON.stringify(l)}`);
+  }
   for (const e of plan.exceptions) {
     if (!ip.test(e.ip) || !Number.isInteger(e.port) || e.port < 1 || e.port > 65535 || !['tcp', 'udp'].includes(e.proto)) {
       throw new Error(`bad exception ${JSON.stringify(e)}`);
     }
   }
+}
+
+/**
+ * Into the bridge from anywhere else (the bridge's own traffic took hooks 1 and 2): only replies
+ * and what Docker's port publishing DNATed. A LAN host that routes the bridge's subnet to this
+ * host would otherwise reach the containers' published ports at their own addresses (Docker 20.10
+ * accepts `-d <container> --dport <port>` whether DNATed or not; 28 drops it in raw PREROUTING).
+ * The host itself reaches the cell through OUTPUT (docker-proxy for a loopback publish), never here.
+ * Only drops: what passes still goes on to Docker's own rules (DOCKER, DOCKER-FORWARD on 28).
+ */
+function inboundHook(chain: string, br: string, c: (text: string) => string): string {
+  return `-I ${chain} 3 -o ${br} -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT ${c('into the cell bridge from elsewhere: only replies and published ports')} -j DROP`;
 }
 
 function v4Doc(plan: MoatRulesPlan): FamilyDoc {
@@ -154,8 +220,19 @@ function v4Doc(plan: MoatRulesPlan): FamilyDoc {
   const from = (src: string | null) => (src ? `-s ${src}/32 ` : '');
   const who = (src: string | null) => (src ? ` from ${src}` : '');
 
+  const limits = plan.connLimits ?? MOAT_CONN_LIMIT_DEFAULTS;
+  // Only a packet that would create a conntrack entry counts (NEW and not yet confirmed: not a
+  // retransmitted SYN, not the next datagram of an unanswered UDP flow); per source address, so
+  // the cell's floods never eat the budget of freshclam or the gate. Both chains share the rate
+  // (one hashlimit table); each chain counts its own open connections.
+  const first = '-m conntrack --ctstate NEW ! --ctstatus CONFIRMED';
+  const limited = (chain: string): string[] => [
+    `-A ${chain} ${first} -m hashlimit --hashlimit-above ${limits.rate}/sec --hashlimit-burst ${limits.burst} --hashlimit-mode srcip --hashlimit-name ${hashlimitName(br, limits)} ${c(`conntrack guard: over ${limits.rate} new connections a second (burst ${limits.burst}) from one address`)} -j DROP`,
+    `-A ${chain} ${first} -m connlimit --connlimit-above ${limits.max} --connlimit-mask 32 --connlimit-saddr ${c(`conntrack guard: over ${limits.max} open connections from one address`)} -j DROP`,
+  ];
   const allowed = (chain: string): string[] => [
     `-A ${chain} -m conntrack --ctstate RELATED,ESTABLISHED ${c('replies on connections already allowed')} -j ACCEPT`,
+    ...limited(chain),
     ...sources.flatMap((src) =>
       resolvers.flatMap((r) =>
         (['udp', 'tcp'] as const).map(
@@ -187,6 +264,7 @@ function v4Doc(plan: MoatRulesPlan): FamilyDoc {
   const hooks = [
     `-I DOCKER-USER 1 -i ${br} ${c('forwarded traffic from the cell bridge goes through the moat')} -j ${forward}`,
     `-I DOCKER-USER 2 -i ${br} ${c('fail closed: no forwarding from the cell bridge without the moat')} -j DROP`,
+    inboundHook('DOCKER-USER', br, c),
     `-I INPUT 1 -i ${br} ${c('traffic from the cell bridge to the host goes through the moat')} -j ${input}`,
     `-I INPUT 2 -i ${br} ${c('fail closed: nothing from the cell bridge to the host without the moat')} -j DROP`,
   ];
@@ -206,6 +284,7 @@ function v6Doc(plan: MoatRulesPlan): FamilyDoc {
   const hooks = [
     `-I FORWARD 1 -i ${br} ${c('forwarded IPv6 from the cell bridge goes through the moat')} -j ${forward}`,
     `-I FORWARD 2 -i ${br} ${c('fail closed: no IPv6 forwarding from the cell bridge without the moat')} -j DROP`,
+    inboundHook('FORWARD', br, c),
     `-I INPUT 1 -i ${br} ${c('IPv6 from the cell bridge to the host goes through the moat')} -j ${input}`,
     `-I INPUT 2 -i ${br} ${c('fail closed: no IPv6 from the cell bridge to the host without the moat')} -j DROP`,
   ];
@@ -223,9 +302,11 @@ function familyText(doc: FamilyDoc): string[] {
  */
 export function renderMoatRules(plan: MoatRulesPlan): string {
   checkPlan(plan);
+  const limits = plan.connLimits ?? MOAT_CONN_LIMIT_DEFAULTS;
   const header = [
     `# clawjail moat of stack "${plan.namePrefix}": cell bridge ${plan.bridgeName} (${plan.subnet})`,
     `# ${plan.internet === false ? 'no internet (cellEgress none)' : plan.internetFrom ? `internet only from ${plan.internetFrom.join(', ')} (cellEgress allowlist)` : 'internet allowed'}; resolvers: ${plan.internet === false ? 'none' : plan.resolvers.join(', ') || 'none'}; exceptions: ${plan.exceptions.map((e) => `${e.ip}:${e.port}/${e.proto}`).join(', ') || 'none'}`,
+    `# new connections per source address: ${limits.rate}/s, burst ${limits.burst}, at most ${limits.max} open`,
     '# apply with --noflush: iptables-restore up to the ip6tables marker line, ip6tables-restore after it',
     DOCKERD_JUMP_LINE,
   ];

@@ -1,6 +1,7 @@
 // The moat's stack settings.
 import * as path from 'path';
 import { ConfigError, CONFIG_DEFAULTS, parseConfig, parseEgressException, SECRET_KEYS } from '../../infra/config';
+import { MOAT_CONN_LIMIT_DEFAULTS, moatRulesPlan } from '../../infra/spec/firewall';
 import { loadStackConfig, readStackRaw } from '../../infra/stackFile';
 
 const SECRETS = Object.fromEntries(SECRET_KEYS.map((k) => [k, 'x'.repeat(48)]));
@@ -19,8 +20,27 @@ function problemsOf(raw: Record<string, string>): string[] {
 describe('moat settings', () => {
   it('defaults: the Docker host\'s own resolvers, no exceptions, no sudo, systemd boot restore', () => {
     const { config } = parseConfig({ ...SECRETS });
-    expect(config.moat).toEqual({ dnsResolvers: 'auto', egressExceptions: [], extraBlocked: [], sudo: false, bootRestore: 'systemd' });
+    expect(config.moat).toEqual({
+      dnsResolvers: 'auto',
+      egressExceptions: [],
+      extraBlocked: [],
+      sudo: false,
+      bootRestore: 'systemd',
+      connLimits: { ...MOAT_CONN_LIMIT_DEFAULTS },
+    });
     expect(CONFIG_DEFAULTS).toMatchObject({ dnsResolvers: 'auto', egressExceptions: '[]', moatExtraBlocked: '[]', moatSudo: 'false', moatBootRestore: 'systemd' });
+    // One set of numbers: the config's defaults are the renderer's.
+    expect([CONFIG_DEFAULTS.moatConnRate, CONFIG_DEFAULTS.moatConnBurst, CONFIG_DEFAULTS.moatConnMax].map(Number)).toEqual([
+      MOAT_CONN_LIMIT_DEFAULTS.rate,
+      MOAT_CONN_LIMIT_DEFAULTS.burst,
+      MOAT_CONN_LIMIT_DEFAULTS.max,
+    ]);
+  });
+
+  it('reads the connection limits into the plan the rules are rendered from', () => {
+    const { config } = parseConfig({ ...SECRETS, moatConnRate: '5', moatConnBurst: '10000', moatConnMax: '16' });
+    expect(config.moat.connLimits).toEqual({ rate: 5, burst: 10000, max: 16 });
+    expect(moatRulesPlan(config, ['10.255.255.53']).connLimits).toEqual({ rate: 5, burst: 10000, max: 16 });
   });
 
   it('reads explicit resolvers and exceptions', () => {
@@ -42,6 +62,7 @@ describe('moat settings', () => {
       extraBlocked: ['192.0.2.0/24'],
       sudo: true,
       bootRestore: 'none',
+      connLimits: { ...MOAT_CONN_LIMIT_DEFAULTS },
     });
   });
 
@@ -57,6 +78,11 @@ describe('moat settings', () => {
     ['moatExtraBlocked', '["192.0.2.0"]', /clawjail:moatExtraBlocked .*192\.0\.2\.0: must be IPv4 networks/],
     ['moatSudo', 'yes', /clawjail:moatSudo = "yes": must be one of false, true/],
     ['moatBootRestore', 'cron', /clawjail:moatBootRestore = "cron": must be one of systemd, none/],
+    ['moatConnRate', '0', /clawjail:moatConnRate = "0": must be a whole number from 1 to 10000 \(new connections a second, per source address\)/],
+    ['moatConnRate', 'off', /clawjail:moatConnRate = "off": must be a whole number from 1 to 10000/],
+    ['moatConnBurst', '10001', /clawjail:moatConnBurst = "10001": must be a whole number from 1 to 10000/],
+    ['moatConnMax', '15', /clawjail:moatConnMax = "15": must be a whole number from 16 to 1048576/],
+    ['moatConnMax', '1.5', /clawjail:moatConnMax/],
     ['dockerHost', 'tcp://10.0.0.5:2376', /clawjail:dockerHost = "tcp:\/\/10\.0\.0\.5:2376": the moat applies its firewall through a shell/],
   ])('rejects %s = %s naming the key and what is allowed', (key, value, re) => {
     const problems = problemsOf({ [key]: value });
@@ -79,7 +105,9 @@ describe('moat settings', () => {
 describe('moat stack files', () => {
   it('Pulumi.dev.yaml spells the moat defaults out', () => {
     const raw = readStackRaw(path.join(root, 'Pulumi.dev.yaml'));
-    for (const k of ['dnsResolvers', 'egressExceptions', 'moatExtraBlocked', 'moatSudo', 'moatBootRestore'] as const) expect(raw[k]).toBe(CONFIG_DEFAULTS[k]);
+    for (const k of ['dnsResolvers', 'egressExceptions', 'moatExtraBlocked', 'moatSudo', 'moatBootRestore', 'moatConnRate', 'moatConnBurst', 'moatConnMax'] as const) {
+      expect(raw[k]).toBe(CONFIG_DEFAULTS[k]);
+    }
   });
 
   it('Pulumi.remote-example.yaml is a valid stack on a remote Docker host over ssh', () => {

@@ -4,8 +4,10 @@ import {
   BLOCKED_V6,
   DOCKERD_JUMP_LINE,
   IP6TABLES_MARKER,
+  MOAT_CONN_LIMIT_DEFAULTS,
   comparableLines,
   formatDrift,
+  hashlimitName,
   hostResolvers,
   liveMoatRules,
   moatChainNames,
@@ -27,6 +29,8 @@ const plan: MoatRulesPlan = {
 
 const rulesOf = (text: string) => text.split('\n').filter((l) => /^-[AI] /.test(l));
 const indexOf = (lines: string[], re: RegExp) => lines.findIndex((l) => re.test(l));
+/** The first drop that is about where a packet goes, not about how many (the conntrack guards). */
+const firstBlock = (lines: string[]) => lines.findIndex((l) => / -j DROP$/.test(l) && !l.includes('conntrack guard'));
 
 /** A live `iptables-save` of a host where rendered rules were applied, in order, beside Docker's. */
 function applied(...texts: string[]): { save4: string; save6: string } {
@@ -105,12 +109,14 @@ describe('renderMoatRules', () => {
     expect(rulesOf(v4).filter((l) => l.startsWith('-I '))).toEqual([
       expect.stringMatching(/^-I DOCKER-USER 1 -i clawjail0 .* -j clawjail-FWD$/),
       expect.stringMatching(/^-I DOCKER-USER 2 -i clawjail0 .*fail closed.* -j DROP$/),
+      expect.stringMatching(/^-I DOCKER-USER 3 -o clawjail0 -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT .* -j DROP$/),
       expect.stringMatching(/^-I INPUT 1 -i clawjail0 .* -j clawjail-IN$/),
       expect.stringMatching(/^-I INPUT 2 -i clawjail0 .*fail closed.* -j DROP$/),
     ]);
     expect(rulesOf(v6).filter((l) => l.startsWith('-I '))).toEqual([
       expect.stringMatching(/^-I FORWARD 1 -i clawjail0 .* -j clawjail-FWD$/),
       expect.stringMatching(/^-I FORWARD 2 -i clawjail0 .* -j DROP$/),
+      expect.stringMatching(/^-I FORWARD 3 -o clawjail0 -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT .* -j DROP$/),
       expect.stringMatching(/^-I INPUT 1 -i clawjail0 .* -j clawjail-IN$/),
       expect.stringMatching(/^-I INPUT 2 -i clawjail0 .* -j DROP$/),
     ]);
@@ -121,7 +127,7 @@ describe('renderMoatRules', () => {
       expect(chain[0]).toMatch(/--ctstate RELATED,ESTABLISHED .* -j ACCEPT$/);
       const dnsUdp = indexOf(chain, /-d 10\.255\.255\.53\/32 -p udp -m udp --dport 53 .* -j ACCEPT$/);
       const dnsTcp = indexOf(chain, /-d 10\.255\.255\.53\/32 -p tcp -m tcp --dport 53 .* -j ACCEPT$/);
-      const firstDrop = indexOf(chain, /-j DROP$/);
+      const firstDrop = firstBlock(chain);
       expect(dnsUdp).toBeGreaterThan(0);
       expect(dnsTcp).toBeGreaterThan(0);
       expect(dnsUdp).toBeLessThan(firstDrop);
@@ -141,10 +147,11 @@ describe('renderMoatRules', () => {
     expect(BLOCKED_V4.map((b) => b.cidr)).toEqual([
       '10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '169.254.0.0/16', '100.64.0.0/10',
       '0.0.0.0/8', '127.0.0.0/8', '224.0.0.0/4', '240.0.0.0/4', '255.255.255.255/32',
+      '192.0.0.0/24', '198.18.0.0/15', '168.63.129.16/32',
     ]);
     expect(fwd).toContainEqual(expect.stringMatching(/^-A clawjail-FWD -o clawjail0 .* -j DROP$/));
     expect(fwd[fwd.length - 1]).toMatch(/^-A clawjail-FWD -m comment --comment "clawjail\/clawjail: the internet" -j ACCEPT$/);
-    expect(fwd.filter((l) => l.endsWith('-j ACCEPT')).every((l) => fwd.indexOf(l) < indexOf(fwd, /-j DROP$/) || l === fwd[fwd.length - 1])).toBe(true);
+    expect(fwd.filter((l) => l.endsWith('-j ACCEPT')).every((l) => fwd.indexOf(l) < firstBlock(fwd) || l === fwd[fwd.length - 1])).toBe(true);
   });
 
   it('drops everything else from the bridge to the host itself', () => {
@@ -177,7 +184,7 @@ describe('renderMoatRules', () => {
       const b = indexOf(chain, /-d 10\.0\.0\.7\/32 -p udp -m udp --dport 5353 .*exception.* -j ACCEPT$/);
       expect(a).toBeGreaterThan(0);
       expect(b).toBeGreaterThan(0);
-      expect(Math.max(a, b)).toBeLessThan(indexOf(chain, /-j DROP$/));
+      expect(Math.max(a, b)).toBeLessThan(firstBlock(chain));
       expect(chain.filter((l) => l.includes('--dport 11434'))).toHaveLength(1); // deduplicated
     }
   });
@@ -205,6 +212,61 @@ describe('renderMoatRules', () => {
     expect(() => renderMoatRules({ ...plan, resolvers: ['1.1.1.1 -j ACCEPT'] })).toThrow(/resolver/);
     expect(() => renderMoatRules({ ...plan, namePrefix: 'Bad' })).toThrow(/namePrefix/);
     expect(() => renderMoatRules({ ...plan, exceptions: [{ ip: '1.2.3.4', port: 0, proto: 'tcp' }] })).toThrow(/exception/);
+  });
+
+  it('limits new connections per source address, right after the replies and before any accept, in both chains', () => {
+    for (const [chain, name] of [[fwd, 'clawjail-FWD'], [inp, 'clawjail-IN']] as const) {
+      const d = MOAT_CONN_LIMIT_DEFAULTS;
+      const first = `-A ${name} -m conntrack --ctstate NEW ! --ctstatus CONFIRMED`;
+      expect(chain[1]).toBe(
+        `${first} -m hashlimit --hashlimit-above ${d.rate}/sec --hashlimit-burst ${d.burst} --hashlimit-mode srcip --hashlimit-name ${hashlimitName('clawjail0', d)} ` +
+          `-m comment --comment "clawjail/clawjail: conntrack guard: over ${d.rate} new connections a second (burst ${d.burst}) from one address" -j DROP`,
+      );
+      expect(chain[2]).toBe(
+        `${first} -m connlimit --connlimit-above ${d.max} --connlimit-mask 32 --connlimit-saddr ` +
+          `-m comment --comment "clawjail/clawjail: conntrack guard: over ${d.max} open connections from one address" -j DROP`,
+      );
+      // Nothing but the replies is accepted ahead of the guards.
+      expect(chain.slice(0, 1).every((l) => l.includes('RELATED,ESTABLISHED'))).toBe(true);
+      expect(indexOf(chain, /-j ACCEPT$/)).toBe(0);
+      expect(indexOf(chain.slice(1), /-j ACCEPT$/) + 1).toBeGreaterThan(2);
+    }
+    expect(MOAT_CONN_LIMIT_DEFAULTS).toEqual({ rate: 50, burst: 250, max: 1024 });
+    // The cell network has no IPv6: nothing is accepted there, so nothing to count.
+    expect(v6).not.toMatch(/hashlimit|connlimit/);
+  });
+
+  it('renders the configured limits, with the defaults when the plan has none, and refuses nonsense', () => {
+    const t = renderMoatRules({ ...plan, connLimits: { rate: 7, burst: 9, max: 33 } });
+    expect(t).toContain(`--hashlimit-above 7/sec --hashlimit-burst 9 --hashlimit-mode srcip --hashlimit-name ${hashlimitName('clawjail0', { rate: 7, burst: 9, max: 33 })} `);
+    expect(t).toContain('--connlimit-above 33 --connlimit-mask 32 --connlimit-saddr ');
+    expect(t).toMatch(/^# new connections per source address: 7\/s, burst 9, at most 33 open$/m);
+    expect(renderMoatRules({ ...plan, connLimits: { ...MOAT_CONN_LIMIT_DEFAULTS } })).toBe(text);
+    for (const bad of [{ rate: 0, burst: 1, max: 16 }, { rate: 1, burst: 0, max: 16 }, { rate: 1, burst: 1, max: 15 }, { rate: 1.5, burst: 1, max: 16 }, { rate: 10001, burst: 1, max: 16 }]) {
+      expect(() => renderMoatRules({ ...plan, connLimits: bad })).toThrow(/connection limits/);
+    }
+  });
+
+  it('names the hashlimit table within 15 characters, anew for another bridge, rate or burst', () => {
+    const d = MOAT_CONN_LIMIT_DEFAULTS;
+    const n = hashlimitName('clawjail0', d);
+    expect(n).toMatch(/^cj[0-9a-f]{8}$/);
+    expect(hashlimitName('a'.repeat(15), { rate: 10000, burst: 10000, max: 1048576 }).length).toBeLessThanOrEqual(15);
+    expect(hashlimitName('clawjail0', { ...d })).toBe(n);
+    // The kernel hands a new rule naming a live table that table's old rate: a change needs a new name.
+    expect(new Set([n, hashlimitName('other0', d), hashlimitName('clawjail0', { ...d, rate: d.rate + 1 }), hashlimitName('clawjail0', { ...d, burst: d.burst + 1 })]).size).toBe(4);
+    // The open-connection cap lives in the rule itself (connlimit has no shared table).
+    expect(hashlimitName('clawjail0', { ...d, max: d.max + 1 })).toBe(n);
+  });
+
+  it('lets nothing into the bridge from elsewhere but replies and published ports, and only drops (Docker decides the rest)', () => {
+    for (const doc of [v4, v6]) {
+      const into = rulesOf(doc).filter((l) => l.includes(' -o clawjail0 ') && l.startsWith('-I '));
+      expect(into).toHaveLength(1);
+      // After the bridge's own hook and guard: the bridge's own packets never reach it.
+      expect(into[0]).toMatch(/^-I (DOCKER-USER|FORWARD) 3 -o clawjail0 -m conntrack ! --ctstate RELATED,ESTABLISHED,DNAT -m comment --comment "[^"]+" -j DROP$/);
+    }
+    expect(rulesOf(text).filter((l) => l.startsWith('-I ') && l.endsWith('-j ACCEPT'))).toEqual([]);
   });
 
   it('states the dockerd jump it relies on', () => {
@@ -253,7 +315,7 @@ describe('reading the live rules back', () => {
   it("ignores another clawjail stack's rules ahead of ours, and notices a stray jump to our chain", () => {
     const other = renderMoatRules({ ...plan, namePrefix: 'other', bridgeName: 'other0' });
     const both = applied(text, other); // the other stack's hooks now sit at positions 1 and 2
-    expect(both.save4).toMatch(/^-A DOCKER-USER -i other0 .*\n-A DOCKER-USER -i other0 .*\n-A DOCKER-USER -i clawjail0 /m);
+    expect(both.save4).toMatch(/^-A DOCKER-USER -i other0 .*\n-A DOCKER-USER -i other0 .*\n-A DOCKER-USER -o other0 .*\n-A DOCKER-USER -i clawjail0 /m);
     expect(moatDrift(text, liveMoatRules(both.save4, both.save6, plan))).toEqual([]);
     expect(moatDrift(other, liveMoatRules(both.save4, both.save6, { ...plan, namePrefix: 'other', bridgeName: 'other0' }))).toEqual([]);
     const { save4, save6 } = applied(text);

@@ -2,7 +2,8 @@
 // no probe can ever leave the machine, whatever the rules do.
 //
 //   <p>w  "the world": LAN 192.168.77.0/24 (router and DNS resolver .1, NAS .10, fd77::/64),
-//         the internet 198.51.100.10 and 2001:db8:77::10, metadata 169.254.169.254, CGNAT 100.64.0.10
+//         the internet 198.51.100.10 and 2001:db8:77::10, metadata 169.254.169.254, CGNAT 100.64.0.10,
+//         and 192.0.0.10, 198.18.0.10, 168.63.129.16 (special ranges the moat drops)
 //   <p>h  "the jail host": uplink 192.168.77.2 (fd77::2), default routes into <p>w only. It runs
 //         its OWN dockerd (own data root, sockets and iptables: the netns's), so the lab can
 //         restart dockerd or wipe the firewall (a reboot) without touching the machine's Docker.
@@ -37,6 +38,9 @@ export const A = {
   internet: '198.51.100.10',
   metadata: '169.254.169.254',
   cgnat: '100.64.0.10',
+  ietf: '192.0.0.10',
+  benchmarking: '198.18.0.10',
+  azure: '168.63.129.16',
   lan6: 'fd77::1',
   hostUplink6: 'fd77::2',
   internet6: '2001:db8:77::10',
@@ -204,7 +208,7 @@ export class MoatLab {
     await inW('addr', 'add', `${A.nas}/24`, 'dev', `${this.prefix}l`);
     await inW('-6', 'addr', 'add', `${A.lan6}/64`, 'dev', `${this.prefix}l`, 'nodad');
     await inW('link', 'set', `${this.prefix}l`, 'up');
-    for (const a of [`${A.internet}/32`, `${A.metadata}/32`, `${A.cgnat}/32`]) await inW('addr', 'add', a, 'dev', 'lo');
+    for (const a of [A.internet, A.metadata, A.cgnat, A.ietf, A.benchmarking, A.azure]) await inW('addr', 'add', `${a}/32`, 'dev', 'lo');
     await inW('-6', 'addr', 'add', `${A.internet6}/128`, 'dev', 'lo');
     await inH('route', 'add', 'default', 'via', A.router);
     await inH('-6', 'route', 'add', 'default', 'via', A.lan6);
@@ -335,8 +339,9 @@ export class MoatLab {
     await this.waitRunning(this.peerContainer);
   }
 
-  private async loadImage(): Promise<void> {
-    const save = spawn('docker', ['save', STANDIN_NODE], { stdio: ['ignore', 'pipe', 'pipe'] });
+  /** An image of this machine's Docker, copied into the lab's dockerd (docker save | docker load). */
+  protected async loadImage(image = STANDIN_NODE): Promise<void> {
+    const save = spawn('docker', ['save', image], { stdio: ['ignore', 'pipe', 'pipe'] });
     const load = spawn('docker', ['-H', this.dockerHost, 'load', '-q'], { stdio: ['pipe', 'pipe', 'pipe'] });
     save.stdout.pipe(load.stdin);
     let err = '';
@@ -346,7 +351,7 @@ export class MoatLab {
       new Promise<number>((r) => save.on('close', (c) => r(c ?? -1))),
       new Promise<number>((r) => load.on('close', (c) => r(c ?? -1))),
     ]);
-    if (a !== 0 || b !== 0) throw new Error(`loading ${STANDIN_NODE} into the lab failed: ${err}`);
+    if (a !== 0 || b !== 0) throw new Error(`loading ${image} into the lab failed: ${err}`);
   }
 
   /** A container shaped like the cell where it matters here: uid 1000, no capabilities. */

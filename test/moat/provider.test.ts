@@ -38,6 +38,7 @@ describe('config to the moat resource', () => {
       exceptions: [{ ip: '192.168.1.50', port: 11434, proto: 'tcp' }],
       extraBlocked: [],
       internet: true,
+      connLimits: { rate: 50, burst: 250, max: 1024 },
       bootRestore: 'systemd',
     });
     expect(moatId(i)).toBe('clawjail@ssh://deploy@jailhost');
@@ -103,9 +104,18 @@ describe('diff', () => {
       { moatSudo: 'true' },
       { moatBootRestore: 'none' },
       { moatExtraBlocked: '["192.0.2.0/24"]' },
+      { moatConnRate: '51' },
+      { moatConnBurst: '251' },
+      { moatConnMax: '1025' },
     ]) {
       expect(moatRulesDiff(news, checked(inputsOf(raw)))).toMatchObject({ changes: true, replaces: [] });
     }
+  });
+
+  it('state from before the limits existed declares the default limits (no limits is never the fallback)', () => {
+    const { connLimits, ...older } = inputsOf();
+    expect(connLimits).toEqual({ rate: 50, burst: 250, max: 1024 });
+    expect(declaredMoat(older, ['10.255.255.53']).rules).toBe(declaredMoat(inputsOf(), ['10.255.255.53']).rules);
   });
 
   it('a replacement for another Docker host or another prefix (another moat), created before the old one goes', () => {

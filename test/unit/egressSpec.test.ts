@@ -3,7 +3,7 @@
 import { parseConfig } from '../../infra/config';
 import { buildJailSpec } from '../../infra/spec';
 import { egressPolicyDocument, egressPolicyWriteScript, openclawGatedConfig, parseEgressPolicy, PLACEHOLDER_KEY } from '../../infra/spec/egress';
-import { moatRulesPlan, renderMoatRules } from '../../infra/spec/firewall';
+import { BLOCKED_V4, moatRulesPlan, renderMoatRules } from '../../infra/spec/firewall';
 
 const TOKEN = 't'.repeat(40);
 const KEY = 'sk-test-' + 'k'.repeat(40);
@@ -63,8 +63,9 @@ describe('egress gate: the layout', () => {
       EGRESS_RESOLVER: '127.0.0.11:53',
       EGRESS_POLICY_FILE: '/var/lib/clawjail-egress/policy.json',
       EGRESS_ADMIN_SOCKET: '/var/lib/clawjail-egress/admin.sock',
-      EGRESS_EXTRA_BLOCKED: '203.0.113.0/24',
     });
+    // The moat's whole list, then moatExtraBlocked: the gate refuses what the moat drops.
+    expect(gate.env.EGRESS_EXTRA_BLOCKED.split(',')).toEqual([...BLOCKED_V4.map((b) => b.cidr), '203.0.113.0/24']);
     expect(gate).toMatchObject({ capDrop: ['ALL'], capAdd: [], readOnlyRootfs: true, user: '10480:10480', runtime: 'runc', ports: [] });
     expect(gate.securityOpts).toContain('no-new-privileges:true');
     expect(gate.mounts).toEqual([{ type: 'volume', source: 'clawjail-egress-state', target: '/var/lib/clawjail-egress', readOnly: false }]);
