@@ -20,7 +20,7 @@ jest.setTimeout(30 * 60_000);
 
 const STACK = 'cjtest-engine';
 const PREFIX = 'cjeng';
-const CONTAINERS = ['warden', 'clamd', 'gateway', 'cell'].map((r) => `${PREFIX}-${r}`);
+const CONTAINERS = ['warden', 'clamd', 'egress', 'gateway', 'cell'].map((r) => `${PREFIX}-${r}`);
 const CHAINS = moatChainNames(PREFIX);
 const SUBNET = '172.29.205.0/24';
 const CONFIG: Record<string, string> = {
@@ -32,7 +32,12 @@ const CONFIG: Record<string, string> = {
   scanBridgeName: 'cjeng1',
   scanSubnet: '172.29.206.0/24',
   gatewayPort: '18453',
-  cellEgress: 'none',
+  // The default: the egress gate. Its allowlist names nothing the tests resolve, and every probe
+  // below asks the gate for names off the list, which it refuses without resolving them.
+  cellEgress: 'allowlist',
+  gateBridgeName: 'cjeng2',
+  gateSubnet: '172.29.207.0/24',
+  egressAllow: '["allowed.cjeng.invalid"]',
   clamdSignatures: 'custom',
   // This machine has no systemd; the boot restore is tested on its own (test/moat).
   moatBootRestore: 'none',
@@ -161,7 +166,8 @@ describe('pulumi up --policy-pack policies', () => {
 
   it('exports real outputs: the gateway URL and the fingerprint the gateway serves', async () => {
     const out = await pulumi.outputs();
-    expect(out.gatewayUrl).toBe('wss://172.29.205.2:8443');
+    expect(out.gatewayUrl).toBe('wss://127.0.0.1:18453');
+    expect(out).toMatchObject({ egressContainer: `${PREFIX}-egress`, egressProxyUrl: 'http://172.29.207.2:3128', egressAllow: ['allowed.cjeng.invalid'] });
     const served = (await dockerOk('exec', `${PREFIX}-gateway`, 'node', '/app/dist/main.js', '--print-fingerprint')).trim();
     expect(out.gatewayFingerprint).toBe(served);
     expect(served).toMatch(/^([0-9A-F]{2}:){31}[0-9A-F]{2}$/);
@@ -176,7 +182,7 @@ describe('pulumi up --policy-pack policies', () => {
     expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: expect.any(String) });
     expect(r.stdout).toMatch(/"ok":\s*true/);
     // The same command with a wrong pin is refused before a byte is sent.
-    const wrong = await clawjailWith({ env }, 'connect', 'wss://172.29.205.2:8443', '--fingerprint', Array(32).fill('00').join(':'), '--send', '{"method":"health"}');
+    const wrong = await clawjailWith({ env }, 'connect', 'wss://127.0.0.1:18453', '--fingerprint', Array(32).fill('00').join(':'), '--send', '{"method":"health"}');
     expect(wrong.code).not.toBe(0);
   });
 
@@ -207,6 +213,47 @@ describe('drift: pulumi preview --refresh --expect-no-changes sees what was chan
     const r = await pulumi.run(['preview', '--refresh', '--expect-no-changes', '--stack', STACK]);
     expect({ code: r.code, out: r.code === 0 ? '' : r.all.slice(-4000) }).toEqual({ code: 0, out: '' });
     expect((await clawjailWith({ env: pulumi.env }, 'moat', 'check', '--stack', STACK)).code).toBe(0);
+  });
+
+  it('the gate: the cell’s tools go through it, refusals are logged, a permanent allow leaves no drift', async () => {
+    const log = async () =>
+      (await dockerOk('exec', `${PREFIX}-egress`, 'cat', '/var/lib/clawjail-egress/decisions.jsonl'))
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as { host: string; decision: string; reason: string | null });
+    // Node's own fetch (NODE_USE_ENV_PROXY), npm and git, from the prisoner: all ask the gate, which
+    // refuses names off the list before resolving them.
+    const fetched = await prisoner(`node -e "fetch('https://fetch.cjeng.invalid/').then(r=>console.log('status',r.status),e=>console.log('refused',String(e.cause?.message||e.message)))"`);
+    expect(fetched).toMatch(/refused|status 403/);
+    const npmRun = await sh('docker', ['exec', `${PREFIX}-cell`, 'sh', '-c', 'cd /tmp && npm view left-pad version --registry https://npm.cjeng.invalid/ --fetch-retries 0 2>&1; true']);
+    expect(npmRun.code).toBe(0);
+    // git of the cell image, with nothing but the proxy variables: the gate's 403 is what it meets.
+    const gitRun = await sh('docker', ['exec', `${PREFIX}-cell`, 'sh', '-c', 'GIT_TERMINAL_PROMPT=0 git ls-remote https://git.cjeng.invalid/repo.git 2>&1; true']);
+    expect(gitRun.stdout).toMatch(/403/);
+    const decisions = await until('the refusals in the decision log', async () => {
+      const d = await log();
+      return ['fetch.cjeng.invalid', 'npm.cjeng.invalid', 'git.cjeng.invalid'].every((h) => d.some((x) => x.host === h && x.decision === 'deny' && x.reason === 'not-allowed')) ? d : undefined;
+    }, 30_000);
+    expect(decisions.length).toBeGreaterThanOrEqual(3);
+    const env = pulumi.env;
+    const pending = await clawjailWith({ env }, 'egress', 'pending', '--stack', STACK);
+    expect({ code: pending.code, out: pending.stdout }).toEqual({ code: 0, out: expect.stringContaining('fetch.cjeng.invalid') });
+    // A permanent allow: into the stack config and the running gate at once, no restart.
+    const startedAt = (await inspect(`${PREFIX}-egress`)).State.StartedAt;
+    const allow = await clawjailWith({ env }, 'egress', 'allow', 'fetch.cjeng.invalid', '--stack', STACK);
+    expect({ code: allow.code, err: allow.stderr }).toEqual({ code: 0, err: expect.any(String) });
+    expect(fs.readFileSync(pulumi.stackFile, 'utf8')).toContain('fetch.cjeng.invalid');
+    const policy = JSON.parse(await dockerOk('exec', `${PREFIX}-egress`, 'cat', '/var/lib/clawjail-egress/policy.json')) as { allow: string[] };
+    expect(policy.allow).toEqual(['allowed.cjeng.invalid', 'fetch.cjeng.invalid']);
+    expect((await inspect(`${PREFIX}-egress`)).State.StartedAt).toBe(startedAt);
+    const r = await pulumi.run(['preview', '--refresh', '--expect-no-changes', '--stack', STACK]);
+    expect({ code: r.code, out: r.code === 0 ? '' : r.all.slice(-4000) }).toEqual({ code: 0, out: '' });
+    // The policy file changed by any other hand is drift, and up puts the declared one back.
+    await dockerOk('exec', `${PREFIX}-egress`, 'sh', '-c', `printf '{"allow":["*.cjeng.invalid"],"deny":[]}' > /var/lib/clawjail-egress/policy.json`);
+    await expectDriftThenHeal('policy file rewritten', /egress-policy/, async () => {
+      const back = JSON.parse(await dockerOk('exec', `${PREFIX}-egress`, 'cat', '/var/lib/clawjail-egress/policy.json')) as { allow: string[] };
+      expect(back.allow).toEqual(['allowed.cjeng.invalid', 'fetch.cjeng.invalid']);
+    });
   });
 
   it('a moat rule deleted by hand', async () => {

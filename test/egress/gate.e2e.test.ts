@@ -335,7 +335,33 @@ suite('the egress gate in a namespace lab: the cell, the gate and the moat from 
     await waitDecision((d) => d.kind === 'provider' && d.decision === 'allow');
   });
 
-  it("9. Docker's healthcheck of the gate (the spec's) reports healthy, and nothing restarted during the suite", async () => {
+  it('9. git clones through the gate over HTTP and HTTPS (the proxy variables only); a remote off the list is refused and logged', async () => {
+    // The cell's git (libcurl) finds the gate through http_proxy/https_proxy alone; over HTTPS it
+    // verifies the world's certificate with the lab's CA, given as GIT_SSL_CAINFO.
+    const clone = (url: string, dir: string) =>
+      lab.docker(['exec', '-i', lab.specs.cell.name, 'sh', '-c', `cat > /tmp/lab-ca.pem; GIT_SSL_CAINFO=/tmp/lab-ca.pem GIT_TERMINAL_PROMPT=0 git clone -q ${url} /tmp/${dir} 2>&1 && cat /tmp/${dir}/nonce.txt`], {
+        input: lab.caPem,
+        check: false,
+      });
+    const http = await clone(`http://${NAMES.allowed}/git/repo.git`, 'git-http');
+    expect({ code: http.code, out: http.stdout.trim() }).toEqual({ code: 0, out: lab.repoNonce });
+    const tls = await clone(`https://${NAMES.allowed}/git/repo.git`, 'git-https');
+    expect({ code: tls.code, out: tls.stdout.trim() }).toEqual({ code: 0, out: lab.repoNonce });
+    // (test 6 allowed `other` for good; `temp`'s allow has expired)
+    const off = await clone(`https://${NAMES.temp}/git/repo.git`, 'git-off');
+    expect(off.code).not.toBe(0);
+    expect(off.stdout).toMatch(/403/);
+    expect(off.stdout).not.toContain(lab.repoNonce);
+    // The world saw the allowed clones arrive (HTTP and TLS), and nothing for the other name.
+    const w = await lab.worldStats();
+    expect(w.httpRequests.some((q) => q.path === '/git/repo.git/info/refs?service=git-upload-pack')).toBe(true);
+    expect(w.requests.some((q) => q.sni === NAMES.allowed && q.path.startsWith('/git/repo.git/'))).toBe(true);
+    expect(w.requests.some((q) => q.sni === NAMES.temp && q.path.startsWith('/git/'))).toBe(false);
+    await waitDecision((d) => d.host === NAMES.temp && d.decision === 'deny' && d.reason === 'not-allowed' && d.kind === 'connect');
+    await waitDecision((d) => d.host === NAMES.allowed && d.port === 80 && d.decision === 'allow' && d.kind === 'http');
+  });
+
+  it("10. Docker's healthcheck of the gate (the spec's) reports healthy, and nothing restarted during the suite", async () => {
     const deadline = Date.now() + 90_000;
     let health = '';
     while (Date.now() < deadline) {

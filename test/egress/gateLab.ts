@@ -7,15 +7,16 @@
 //     secretFiles are), its policy written with the stack's own script (egressPolicyWriteScript);
 //   - a stand-in for the gateway that owns the cell's namespace (gatewayContainerSpec's networks,
 //     fixed addresses and dns) and a probe "cell" joined to it under the cell's hardening
-//     (cellContainerSpec: uid 1000, no capabilities, seccomp, read-only root, the proxy env).
+//     (cellContainerSpec: uid 1000, no capabilities, seccomp, read-only root, the proxy env),
+//     on the node stand-in with git.
 // The world namespace answers fixed names (world.js --names) and runs nonce servers of its own
 // (fixtures/gateWorld.js): TLS on 198.51.100.10:443 with a certificate of a CA made here, HTTP on
-// :80, a recorder on the NAS 192.168.77.10:443. Test-only additions to the gate's create body:
+// :80 (both also serve a bare git repository made here), a recorder on the NAS 192.168.77.10:443. Test-only additions to the gate's create body:
 // the test CA, bind-mounted read-only and named by NODE_EXTRA_CA_CERTS.
 import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
-import { spawn } from 'child_process';
+import { execFileSync } from 'child_process';
 import type * as readline from 'readline';
 import * as forge from 'node-forge';
 import type { JailSecrets } from '../../infra/config';
@@ -34,6 +35,8 @@ import { tarOf } from '../e2e/tar';
 import { A, FIXTURES, MoatLab, STANDIN_NODE, run, type RunResult } from '../moat/lab';
 
 export const GATE_FIXTURES = path.join(REPO_ROOT, 'test', 'egress', 'fixtures');
+/** The lab's cell image: the node stand-in with git (fixtures/gitCell.Dockerfile). */
+export const GIT_CELL_IMAGE = 'cjtest/gate-cell-git:1';
 
 /** The names the world's resolver answers with fixed addresses (Docker's DNS forwards to it). */
 export const NAMES = {
@@ -142,6 +145,9 @@ export class GateLab extends MoatLab {
   /** The proxy as the cell's env names it. */
   readonly proxy = `${gateAddresses(this.config).egress}:${EGRESS_PORT}`;
   readonly providerKey = `cjmkey-${crypto.randomBytes(18).toString('hex')}`;
+  /** What the world's repository holds (nonce.txt): a clone that shows it came from the world. */
+  readonly repoNonce = `cjmrepo${crypto.randomBytes(8).toString('hex')}`;
+  readonly repoDir = path.join(this.tmpDir, 'repo.git');
   readonly caFile = path.join(this.tmpDir, 'ca.pem');
   readonly buildCaFile = path.join(this.tmpDir, 'build-ca.pem');
   private certs: { caPem: string; certPem: string; keyPem: string } | null = null;
@@ -150,7 +156,8 @@ export class GateLab extends MoatLab {
   readonly secrets: JailSecrets;
   readonly specs: { egress: ContainerSpec; owner: ContainerSpec; cell: ContainerSpec };
 
-  constructor() {
+  /** extraConfig: more stack settings on top of the lab's (the benchmark lifts the moat's connection rate). */
+  constructor(extraConfig: Record<string, string> = {}) {
     super((prefix) => ({
       cellEgress: 'allowlist',
       gateBridgeName: `${prefix}2`,
@@ -158,6 +165,7 @@ export class GateLab extends MoatLab {
       egressAllow: JSON.stringify(ALLOW),
       nodeBaseImage: STANDIN_NODE,
       buildCaFile: `/tmp/${prefix}/build-ca.pem`,
+      ...extraConfig,
     }));
     const providers = {
       providers: [{ name: 'fake', baseUrl: `https://${NAMES.provider}/v1`, header: 'authorization', prefix: 'Bearer ', key: this.providerKey }],
@@ -190,7 +198,7 @@ export class GateLab extends MoatLab {
       // The cell's hardening and env; the stand-in node running the probes instead of OpenClaw.
       cell: {
         ...cell,
-        image: { ...cell.image, name: STANDIN_NODE },
+        image: { ...cell.image, name: GIT_CELL_IMAGE },
         command: ['sleep', 'infinity'],
         mounts: [...cell.mounts, ...fixtureMounts],
       },
@@ -211,8 +219,10 @@ export class GateLab extends MoatLab {
     fs.writeFileSync(this.caFile, this.certs.caPem, { mode: 0o644 });
     fs.writeFileSync(path.join(this.tmpDir, 'world.pem'), this.certs.certPem, { mode: 0o600 });
     fs.writeFileSync(path.join(this.tmpDir, 'world.key'), this.certs.keyPem, { mode: 0o600 });
+    this.makeRepo();
     await this.startGateWorld();
     await this.loadEgressImage();
+    await this.loadGitCellImage();
 
     // The networks, then the moat on the cell's bridge (allowlist mode), as `pulumi up` orders them.
     const gateNet = gateNetworkSpec(this.config);
@@ -286,23 +296,39 @@ export class GateLab extends MoatLab {
     args.push(path.join(REPO_ROOT, image.context));
     this.later(`untag ${image.name} on this machine`, () => run('docker', ['rmi', image.name], { check: false }));
     await run('docker', args, { timeoutMs: 20 * 60_000 });
-    const save = spawn('docker', ['save', image.name], { stdio: ['ignore', 'pipe', 'pipe'] });
-    const load = spawn('docker', ['-H', this.dockerHost, 'load', '-q'], { stdio: ['pipe', 'pipe', 'pipe'] });
-    save.stdout.pipe(load.stdin);
-    let err = '';
-    save.stderr.on('data', (d) => (err += d));
-    load.stderr.on('data', (d) => (err += d));
-    const [a, b] = await Promise.all([
-      new Promise<number>((r) => save.on('close', (c) => r(c ?? -1))),
-      new Promise<number>((r) => load.on('close', (c) => r(c ?? -1))),
-    ]);
-    if (a !== 0 || b !== 0) throw new Error(`loading ${image.name} into the lab failed: ${err}`);
+    await this.loadImage(image.name);
+  }
+
+  /**
+   * The lab's cell image: the node stand-in plus Debian's git (the stack's cell image has git
+   * too), built on this machine's Docker (kept, like the stand-ins: its layer cache makes the
+   * next run cheap), then loaded into the lab's.
+   */
+  private async loadGitCellImage(): Promise<void> {
+    const args = ['build', '-q', '-t', GIT_CELL_IMAGE, '--build-arg', `BASE_IMAGE=${STANDIN_NODE}`, '-f', path.join(GATE_FIXTURES, 'gitCell.Dockerfile'), GATE_FIXTURES];
+    await run('docker', args, { timeoutMs: 20 * 60_000 });
+    await this.loadImage(GIT_CELL_IMAGE);
+  }
+
+  /** A bare repository with one commit of a file holding `repoNonce`, served by the world over git's dumb HTTP. */
+  private makeRepo(): void {
+    const work = path.join(this.tmpDir, 'repo-work');
+    const git = (cwd: string, ...args: string[]) =>
+      execFileSync('git', ['-c', 'user.name=cjm', '-c', 'user.email=cjm@lab.invalid', '-c', 'init.defaultBranch=main', ...args], { cwd, stdio: 'pipe' });
+    fs.mkdirSync(work, { recursive: true });
+    git(work, 'init', '-q');
+    fs.writeFileSync(path.join(work, 'nonce.txt'), `${this.repoNonce}\n`);
+    git(work, 'add', 'nonce.txt');
+    git(work, 'commit', '-q', '-m', 'lab');
+    git(this.tmpDir, 'clone', '-q', '--bare', work, this.repoDir);
+    git(this.repoDir, 'update-server-info');
   }
 
   private async startGateWorld(): Promise<void> {
     const proc = this.spawnTracked([
       'ip', 'netns', 'exec', this.worldNs, process.execPath, path.join(GATE_FIXTURES, 'gateWorld.js'),
       '--internet', A.internet, '--nas', A.nas, '--cert', path.join(this.tmpDir, 'world.pem'), '--key', path.join(this.tmpDir, 'world.key'),
+      '--repo', this.repoDir,
     ]);
     this.gateWorld = { lines: await this.waitReady(proc, 'gate world'), stdin: proc.stdin! };
   }
