@@ -1,9 +1,23 @@
 #!/usr/bin/env node
-// Warden benchmark: detection latency (write → tombstone) and burst throughput of the real warden
-// process against a private clamd, beside two baselines on the same files in the same run:
-//   - raw clamd INSTREAM (our client, no watcher, no quarantine): the engine's limit;
+// Warden benchmark: the real warden process against a private clamd, every figure beside a
+// baseline measured in the same run:
+//   - detection latency (write → tombstone) of EICAR files, one at a time on an idle warden;
+//   - bursts (2,000 × 4 KiB in rounds, 40 × 1 MiB): time from the first write to the last clean
+//     verdict in the audit log; after each round the same files go through raw clamd INSTREAM
+//     (our client on as many streams as clamd has threads, which is what the warden uses; no
+//     watcher, no checks, no audit): the engine's limit. Interleaved, so both see the same load;
+//   - a flood of 10,000 × 4 KiB: the warden's peak RSS (VmHWM, reset before the flood), beside
+//     its idle RSS;
+//   - a real `npm install` (@babel/core + @babel/preset-env, a few thousand files) into the
+//     workspace: time from the last write (the newest ctime in the tree) to the last verdict
+//     (the newest audit line for the tree), beside the time raw INSTREAM needs for those files;
 //   - one `clamdscan --stream` process per file: the seed's approach.
-// Also the warden's peak RSS (VmHWM).
+//
+// The workspace is on tmpfs (/dev/shm) when available: creating a file costs about 0.5 ms on
+// this VM's disk, so 2,000 creations alone would take longer than clamd needs to scan them and
+// the burst would measure the writer. The jail (quarantine, audit log) stays on disk, so every
+// fsync is real; the two are then different filesystems and quarantine copies, as between the
+// two Docker volumes of the stack.
 //
 //   node bench/warden.js            print a table (builds warden/dist and the test harness first)
 //   node bench/warden.js --json     print the rows as JSON
@@ -121,8 +135,62 @@ function clamdscanOnce(confFile, file) {
   });
 }
 
+function writableDir(d) {
+  try {
+    fs.accessSync(d, fs.constants.W_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Every regular file below dir, with the newest ctime among them (ms since the epoch). */
+function listTree(dir) {
+  const files = [];
+  let newestCtimeMs = 0;
+  const stack = [dir];
+  while (stack.length) {
+    const d = stack.pop();
+    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+      const p = path.join(d, e.name);
+      const st = fs.lstatSync(p, { bigint: true });
+      newestCtimeMs = Math.max(newestCtimeMs, Number(st.ctimeNs / 1000n) / 1000);
+      if (e.isDirectory()) stack.push(p);
+      else if (e.isFile()) files.push(p);
+    }
+  }
+  return { files, newestCtimeMs };
+}
+
+/** Peak RSS since the last reset (VmHWM); resetPeak() starts a new peak (root, Linux ≥ 4.0). */
+function resetPeak(pid) {
+  try {
+    fs.writeFileSync(`/proc/${pid}/clear_refs`, '5');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function npmBin() {
+  // the npm that came with this node
+  const beside = path.join(path.dirname(process.execPath), 'npm');
+  return fs.existsSync(beside) ? beside : 'npm';
+}
+
+function runNpm(args, opts) {
+  return new Promise((resolve, reject) => {
+    const c = spawn(npmBin(), args, { stdio: ['ignore', 'pipe', 'pipe'], ...opts });
+    let out = '';
+    c.stdout.on('data', (d) => (out += d));
+    c.stderr.on('data', (d) => (out += d));
+    c.on('error', reject);
+    c.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`npm ${args.join(' ')}: exit ${code}: ${out.slice(-2000)}`))));
+  });
+}
+
 /**
- * @param {{ latencySamples?: number, burstFiles?: number, burstFileSize?: number, bigFiles?: number, bigFileSize?: number, clamdscanSamples?: number, threads?: number, log?: (s: string) => void }} [opts]
+ * @param {{ latencySamples?: number, burstFiles?: number, burstFileSize?: number, burstRounds?: number, bigFiles?: number, bigFileSize?: number, floodFiles?: number, npmPackages?: string[] | null, clamdscanSamples?: number, threads?: number, wardenEnv?: Record<string, string>, log?: (s: string) => void }} [opts]
  * @returns {Promise<{ name: string, value: number, unit: string, baseline?: { name: string, value: number } }[]>}
  */
 async function run(opts = {}) {
@@ -130,8 +198,13 @@ async function run(opts = {}) {
     latencySamples: 200,
     burstFiles: 2000,
     burstFileSize: 4096,
+    burstRounds: 3,
     bigFiles: 40,
     bigFileSize: 1024 * 1024,
+    floodFiles: 10000,
+    // a real package set with a few thousand files (3,105 files in 133 packages when measured)
+    npmPackages: ['@babel/core@7.26.0', '@babel/preset-env@7.26.0'],
+    npmCache: path.join(os.tmpdir(), 'cjw-bench-npm-cache'),
     clamdscanSamples: 200,
     threads: Math.max(2, os.cpus().length),
     log: () => {},
@@ -144,7 +217,8 @@ async function run(opts = {}) {
   const { parseEndpoint } = require(path.join(WARDEN, 'dist', 'clamd-protocol.js'));
 
   const base = fs.mkdtempSync(path.join(os.tmpdir(), 'cjw-bench-'));
-  const ws = path.join(base, 'ws');
+  const wsBase = fs.mkdtempSync(path.join(writableDir('/dev/shm') ? '/dev/shm' : os.tmpdir(), 'cjw-bench-ws-'));
+  const ws = path.join(wsBase, 'ws');
   const jail = path.join(base, 'jail');
   const samples = path.join(base, 'samples');
   for (const d of [ws, jail, samples]) fs.mkdirSync(d);
@@ -156,15 +230,39 @@ async function run(opts = {}) {
     const confFile = path.join(clamd.dir, 'clamd.conf');
     const client = new ClamdClient(parseEndpoint(clamd.tcp), { timeoutMs: 60000 });
 
-    // --- the warden, as a process, default settings ---
+    // --- the warden, as a process, default settings (WARDEN_CONCURRENCY auto: clamd's MaxThreads) ---
     warden = await WardenProcess.start({
       healthPort: await H.freePort(),
       logFile: path.join(base, 'warden.log'),
       env: { WARDEN_WATCH: ws, WARDEN_JAIL: jail, WARDEN_CLAMD: clamd.tcp, WARDEN_LOG_LEVEL: 'warn', WARDEN_RESCAN_INTERVAL_S: '0', ...(o.wardenEnv || {}) },
     });
     for (let i = 0; i < 100 && (await warden.health()).status !== 'ok'; i++) await sleep(50);
+    const streams = (await warden.health()).queue.concurrency;
+    if (streams !== o.threads) o.log(`warning: the warden scans on ${streams} streams, the raw baseline on ${o.threads}`);
 
-    // 1. latency: write one EICAR file, wait for its tombstone; one at a time
+    const rawScanFile = async (f) => {
+      const t0 = now();
+      const v = await client.instream(oneChunk(fs.readFileSync(f)));
+      return { ms: now() - t0, v };
+    };
+    /** raw INSTREAM of these files on o.threads streams; ms */
+    const rawThroughput = async (files) => {
+      let next = 0;
+      const t0 = now();
+      await Promise.all(Array.from({ length: o.threads }, async () => {
+        while (next < files.length) await rawScanFile(files[next++]);
+      }));
+      return now() - t0;
+    };
+    const idleWarden = async () => {
+      for (let stable = 0; stable < 3; ) {
+        const h = await warden.health().catch(() => null);
+        stable = h && h.busy === false ? stable + 1 : 0;
+        await sleep(50);
+      }
+    };
+
+    // 1. latency: write one EICAR file, wait for its tombstone; one at a time, on an idle warden
     o.log(`warden latency: ${o.latencySamples} EICAR files, one at a time`);
     fs.mkdirSync(path.join(ws, 'lat'));
     const lat = [];
@@ -175,9 +273,15 @@ async function run(opts = {}) {
       fs.writeFileSync(path.join(ws, 'lat', name), H.EICAR);
       lat.push((await seen) - t0);
     }
+    for (let i = 0; i < o.latencySamples; i++) fs.writeFileSync(path.join(samples, `sample-${i}.com`), H.EICAR);
+    o.log('raw INSTREAM latency');
+    const rawLat = [];
+    for (let i = 0; i < o.latencySamples; i++) rawLat.push((await rawScanFile(path.join(samples, `sample-${i}.com`))).ms);
+    await idleWarden();
+    const idleMem = warden.memory();
 
-    // 2. burst of small files, then of 1 MiB files: time until every one has a clean verdict in
-    //    the audit log (read incrementally) and the queue is idle
+    // 2. bursts: time from the first write until every file has a clean verdict in the audit log
+    //    (read incrementally) and the queue is idle; then raw INSTREAM on the same files
     const audit = auditTail(path.join(jail, 'audit.log'));
     const burst = async (dirName, n, size) => {
       const dir = path.join(ws, dirName);
@@ -187,6 +291,7 @@ async function run(opts = {}) {
       const seen = new Set();
       const t0 = now();
       for (let i = 0; i < n; i++) fs.writeFileSync(path.join(dir, `f-${i}.bin`), data[i]);
+      const writeMs = now() - t0;
       for (;;) {
         for (const l of audit.read()) if (l.event === 'clean' && l.path && l.path.text.startsWith(prefix) && l.size === size) seen.add(l.path.text);
         if (seen.size >= n) {
@@ -195,38 +300,80 @@ async function run(opts = {}) {
         }
         await sleep(10);
       }
-      return { ms: now() - t0, dir };
+      const ms = now() - t0;
+      await idleWarden(); // the walk for lost events after a burst, before the baseline runs
+      const rawMs = await rawThroughput(fs.readdirSync(dir).map((f) => path.join(dir, f)));
+      return { ms, rawMs, writeMs, dir };
     };
-    o.log(`warden burst: ${o.burstFiles} × ${o.burstFileSize} B`);
-    const small = await burst('burst-small', o.burstFiles, o.burstFileSize);
-    o.log(`warden burst: ${o.bigFiles} × ${o.bigFileSize} B`);
+    let smallMs = 0;
+    let smallRawMs = 0;
+    let smallWriteMs = 0;
+    let small = null;
+    for (let r = 0; r < o.burstRounds; r++) {
+      o.log(`warden burst ${r + 1}/${o.burstRounds}: ${o.burstFiles} × ${o.burstFileSize} B, then raw INSTREAM`);
+      small = await burst(`burst-small-${r}`, o.burstFiles, o.burstFileSize);
+      smallMs += small.ms;
+      smallRawMs += small.rawMs;
+      smallWriteMs += small.writeMs;
+      o.log(`  warden ${round(o.burstFiles / (small.ms / 1000))} files/s, raw ${round(o.burstFiles / (small.rawMs / 1000))} files/s (writing took ${round(small.writeMs)} ms)`);
+    }
+    o.log(`warden burst: ${o.bigFiles} × ${o.bigFileSize} B, then raw INSTREAM`);
     const big = await burst('burst-big', o.bigFiles, o.bigFileSize);
-    const mem = warden.memory();
+
+    // 3. flood: peak RSS while 10,000 files are written at once and scanned
+    o.log(`warden flood: ${o.floodFiles} × ${o.burstFileSize} B`);
+    const peakReset = resetPeak(warden.pid);
+    const flood = await burst('flood', o.floodFiles, o.burstFileSize);
+    const floodMem = warden.memory();
+    o.log(`  peak RSS ${round(floodMem.peakKb / 1024)} MiB (${peakReset ? 'since the flood began' : 'since start: VmHWM could not be reset'})`);
+
+    // 4. a real npm install into the workspace: last write → last verdict
+    let npmRow = null;
+    if (o.npmPackages && o.npmPackages.length) {
+      try {
+        const npmArgs = (prefix) => ['install', '--prefix', prefix, '--cache', o.npmCache, '--prefer-offline', '--no-audit', '--no-fund', '--ignore-scripts', '--no-package-lock', '--loglevel=error', ...o.npmPackages];
+        // first outside the workspace: fills the cache, so the measured install does not wait on the network
+        o.log(`npm install ${o.npmPackages.join(' ')} (priming the cache at ${o.npmCache})`);
+        await runNpm(npmArgs(path.join(base, 'npm-prime')), { cwd: base });
+        const dir = path.join(ws, 'npm-case');
+        fs.mkdirSync(dir);
+        fs.writeFileSync(path.join(dir, 'package.json'), '{"name":"bench-npm-case","version":"1.0.0","private":true}\n');
+        await idleWarden();
+        o.log('npm install into the workspace');
+        const t0 = now();
+        await runNpm(npmArgs(dir), { cwd: dir });
+        const installMs = now() - t0;
+        const tree = listTree(dir);
+        const want = new Set(tree.files);
+        const lastVerdict = new Map();
+        for (;;) {
+          for (const l of audit.read()) {
+            if (!l.path || !l.path.text.startsWith(dir + '/')) continue;
+            if (l.event === 'clean' || l.event === 'quarantined') lastVerdict.set(l.path.text, Date.parse(l.time));
+          }
+          if ([...want].every((f) => lastVerdict.has(f))) {
+            const h = await warden.health().catch(() => null);
+            if (h && h.queue.pending === 0 && h.queue.inflight === 0) break;
+          }
+          await sleep(10);
+        }
+        const newestVerdict = Math.max(...[...want].map((f) => lastVerdict.get(f)));
+        const lagMs = Math.max(0, newestVerdict - tree.newestCtimeMs);
+        await idleWarden();
+        const rawMs = await rawThroughput(tree.files);
+        o.log(`  ${tree.files.length} files, install ${round(installMs)} ms, last write → last verdict ${round(lagMs)} ms; raw INSTREAM of the tree ${round(rawMs)} ms`);
+        npmRow = {
+          name: `npm install ${o.npmPackages.map((p) => p.replace(/@[^@]*$/, '')).join(' + ')} (${tree.files.length} files; install ${(installMs / 1000).toFixed(1)} s): last write → last verdict`,
+          value: round(lagMs),
+          unit: 'ms',
+          baseline: { name: `${'raw clamd INSTREAM'} ×${o.threads} of all ${tree.files.length} files`, value: round(rawMs) },
+        };
+      } catch (e) {
+        o.log(`npm case skipped: ${e.message}`);
+      }
+    }
     await warden.stop();
     warden = null;
-
-    // --- baseline: raw clamd INSTREAM on the same files ---
-    for (let i = 0; i < o.latencySamples; i++) fs.writeFileSync(path.join(samples, `sample-${i}.com`), H.EICAR);
-    const rawScanFile = async (f) => {
-      const t0 = now();
-      const v = await client.instream(oneChunk(fs.readFileSync(f)));
-      return { ms: now() - t0, v };
-    };
-    o.log('raw INSTREAM latency');
-    const rawLat = [];
-    for (let i = 0; i < o.latencySamples; i++) rawLat.push((await rawScanFile(path.join(samples, `sample-${i}.com`))).ms);
-    const rawThroughput = async (dir) => {
-      const files = fs.readdirSync(dir).map((f) => path.join(dir, f));
-      let next = 0;
-      const t0 = now();
-      await Promise.all(Array.from({ length: o.threads }, async () => {
-        while (next < files.length) await rawScanFile(files[next++]);
-      }));
-      return now() - t0;
-    };
-    o.log('raw INSTREAM bursts');
-    const rawSmallMs = await rawThroughput(small.dir);
-    const rawBigMs = await rawThroughput(big.dir);
 
     // --- baseline: one clamdscan --stream process per file (the seed's approach) ---
     o.log(`clamdscan --stream per file: ${o.clamdscanSamples} EICAR + ${o.clamdscanSamples} small clean files`);
@@ -243,22 +390,27 @@ async function run(opts = {}) {
 
     const mb = (n, size) => (n * size) / (1024 * 1024);
     const RAW = 'raw clamd INSTREAM';
+    const smallN = o.burstFiles * o.burstRounds;
     rows.push(
-      { name: 'detection latency p50 (write → tombstone)', value: round(percentile(lat, 50)), unit: 'ms', baseline: { name: `${RAW} p50`, value: round(percentile(rawLat, 50), 2) } },
-      { name: 'detection latency p99 (write → tombstone)', value: round(percentile(lat, 99)), unit: 'ms', baseline: { name: `${RAW} p99`, value: round(percentile(rawLat, 99), 2) } },
+      { name: 'detection latency p50 (write → tombstone, idle warden)', value: round(percentile(lat, 50)), unit: 'ms', baseline: { name: `${RAW} p50`, value: round(percentile(rawLat, 50), 2) } },
+      { name: 'detection latency p99 (write → tombstone, idle warden)', value: round(percentile(lat, 99)), unit: 'ms', baseline: { name: `${RAW} p99`, value: round(percentile(rawLat, 99), 2) } },
       { name: 'clamdscan --stream per file: scan latency p50', value: round(percentile(csLat, 50)), unit: 'ms', baseline: { name: `${RAW} p50`, value: round(percentile(rawLat, 50), 2) } },
       { name: 'clamdscan --stream per file: scan latency p99', value: round(percentile(csLat, 99)), unit: 'ms', baseline: { name: `${RAW} p99`, value: round(percentile(rawLat, 99), 2) } },
-      { name: `warden burst throughput (${o.burstFiles} × ${o.burstFileSize / 1024} KiB)`, value: round(o.burstFiles / (small.ms / 1000)), unit: 'files/s', baseline: { name: `${RAW} ×${o.threads}`, value: round(o.burstFiles / (rawSmallMs / 1000)) } },
-      { name: `warden burst throughput (${o.burstFiles} × ${o.burstFileSize / 1024} KiB)`, value: round(mb(o.burstFiles, o.burstFileSize) / (small.ms / 1000), 2), unit: 'MB/s', baseline: { name: `${RAW} ×${o.threads}`, value: round(mb(o.burstFiles, o.burstFileSize) / (rawSmallMs / 1000), 2) } },
-      { name: `clamdscan --stream per file (${smallFiles.length} × ${o.burstFileSize / 1024} KiB)`, value: round(smallFiles.length / (csMs / 1000)), unit: 'files/s', baseline: { name: `${RAW} ×${o.threads}`, value: round(o.burstFiles / (rawSmallMs / 1000)) } },
-      { name: `warden burst throughput (${o.bigFiles} × ${o.bigFileSize / 1048576} MiB)`, value: round(mb(o.bigFiles, o.bigFileSize) / (big.ms / 1000), 1), unit: 'MB/s', baseline: { name: `${RAW} ×${o.threads}`, value: round(mb(o.bigFiles, o.bigFileSize) / (rawBigMs / 1000), 1) } },
-      { name: 'warden peak RSS (VmHWM)', value: round(mem.peakKb / 1024), unit: 'MiB' },
+      { name: `warden burst throughput (${o.burstRounds} × ${o.burstFiles} × ${o.burstFileSize / 1024} KiB, write → last verdict)`, value: round(smallN / (smallMs / 1000)), unit: 'files/s', baseline: { name: `${RAW} ×${o.threads}, same files, interleaved`, value: round(smallN / (smallRawMs / 1000)) } },
+      { name: `warden burst throughput (${o.burstRounds} × ${o.burstFiles} × ${o.burstFileSize / 1024} KiB)`, value: round(mb(smallN, o.burstFileSize) / (smallMs / 1000), 2), unit: 'MB/s', baseline: { name: `${RAW} ×${o.threads}`, value: round(mb(smallN, o.burstFileSize) / (smallRawMs / 1000), 2) } },
+      { name: `  writing those files alone (the writer's share of the above)`, value: round(smallN / (smallWriteMs / 1000)), unit: 'files/s' },
+      { name: `clamdscan --stream per file (${smallFiles.length} × ${o.burstFileSize / 1024} KiB)`, value: round(smallFiles.length / (csMs / 1000)), unit: 'files/s', baseline: { name: `${RAW} ×${o.threads}`, value: round(smallN / (smallRawMs / 1000)) } },
+      { name: `warden burst throughput (${o.bigFiles} × ${o.bigFileSize / 1048576} MiB)`, value: round(mb(o.bigFiles, o.bigFileSize) / (big.ms / 1000), 1), unit: 'MB/s', baseline: { name: `${RAW} ×${o.threads}`, value: round(mb(o.bigFiles, o.bigFileSize) / (big.rawMs / 1000), 1) } },
+      { name: `warden flood throughput (${o.floodFiles} × ${o.burstFileSize / 1024} KiB)`, value: round(o.floodFiles / (flood.ms / 1000)), unit: 'files/s', baseline: { name: `${RAW} ×${o.threads}`, value: round(o.floodFiles / (flood.rawMs / 1000)) } },
+      { name: `warden peak RSS (VmHWM) during the ${o.floodFiles}-file flood`, value: round(floodMem.peakKb / 1024), unit: 'MiB', baseline: { name: 'warden idle RSS, same run', value: round(idleMem.rssKb / 1024) } },
     );
+    if (npmRow) rows.push(npmRow);
     return rows;
   } finally {
     if (warden) await warden.stop().catch(() => {});
     if (clamd) await clamd.destroy().catch(() => {});
     fs.rmSync(base, { recursive: true, force: true });
+    fs.rmSync(wsBase, { recursive: true, force: true });
   }
 }
 

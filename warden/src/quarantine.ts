@@ -110,6 +110,9 @@ export class Quarantine {
         await fs.promises.rm(staging, { recursive: true, force: true });
         return moved;
       }
+      // byRename/byCopy made the content durable in the jail (its bytes, its name in staging,
+      // staging's name in quarantine/) before the name left the workspace or, at the latest,
+      // before here: only now does the tombstone say it was moved.
       const verdict = moved.verdict;
       const tombstone = moved.status === 'held' ? null : await this.writeTombstone(input.path, id, verdict, moved.sha256, moved.size);
       const record: QuarantineRecord = {
@@ -207,6 +210,8 @@ export class Quarantine {
         }
       }
       await fchmod(mfd, 0o400).catch(() => fs.promises.chmod(content, 0o400));
+      // The rename is durable before the tombstone is written.
+      await this.syncStaging(content);
       return { kind: 'moved', method: 'rename', sha256: h.sha256, size: h.bytes, verdict, status, notes };
     } finally {
       fs.closeSync(mfd);
@@ -234,6 +239,9 @@ export class Quarantine {
         return { kind: 'raced', why: 'gone before it could be removed' };
       }
       if (!sameInode(identityOf(cur), atCopy)) return { kind: 'raced', why: 'replaced before it could be removed' };
+      // The copy (bytes: fdatasync'ed by copyFd; its name and staging's) is durable in the jail
+      // before the workspace name is removed: across two filesystems nothing orders the two.
+      await this.syncStaging(content);
       await unlinkWithAccess(input.path, dirnameOf(input.path));
       // Written between our copy and the unlink (through a descriptor the prisoner holds)? Compare
       // content, not timestamps: the unlink itself changes ctime, and mtime is coarse.
@@ -248,6 +256,11 @@ export class Quarantine {
     } finally {
       fs.closeSync(cfd);
     }
+  }
+
+  /** fsync the staging directory (the content's name) and quarantine/ (staging's name), together. */
+  private async syncStaging(content: string): Promise<void> {
+    await Promise.all([fsyncDir(path.dirname(content)), fsyncDir(this.dir)]);
   }
 
   /** Rescan changed content. If clamd is unreachable the content stays quarantined (fail-closed). */

@@ -88,15 +88,20 @@ export class Scanner {
 
   /** Throws ClamdUnavailableError when clamd cannot be reached; everything else is an outcome. */
   async scan(path: Buffer): Promise<ScanOutcome> {
+    // Metadata calls and the first read are synchronous: on a local filesystem each takes a few
+    // microseconds, while an asynchronous one costs two thread hand-offs (a wake-up of a libuv
+    // pool thread and of the main thread), which on a machine busy with clamd's own threads was
+    // most of the time a small file spent in the warden. None of them can block: a FIFO or device
+    // is never opened (lstat), and is opened O_NONBLOCK if swapped in after the lstat.
     let st: fs.BigIntStats;
     try {
-      st = await fs.promises.lstat(path, { bigint: true });
+      st = fs.lstatSync(path, { bigint: true });
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       // a directory on the way was chmod'ed 000 by its owner (the prisoner's uid = ours)
       if (!((code === 'EACCES' || code === 'EPERM') && (await ensureAncestorsAccess(this.opts.root, path)))) return errnoOutcome(e);
       try {
-        st = await fs.promises.lstat(path, { bigint: true });
+        st = fs.lstatSync(path, { bigint: true });
       } catch (e2) {
         return errnoOutcome(e2);
       }
@@ -120,7 +125,7 @@ export class Scanner {
     const fd = opened.fd;
     let keep = false;
     try {
-      const before = identityOf(await fstat(fd));
+      const before = identityOf(fs.fstatSync(fd, { bigint: true }));
       if (!sameInode(before, ident0)) return { kind: 'raced', why: 'replaced between lstat and open' };
       if (!isRegular(before.mode)) return { kind: 'raced', why: 'not a regular file any more' };
       const where = openedPath(fd);
@@ -139,7 +144,9 @@ export class Scanner {
           // size the buffer to what is left (+1 to see EOF in the same read): small files take
           // small (pooled) buffers instead of a fresh 64 KiB each, which keeps RSS flat in a flood
           const buf = Buffer.allocUnsafe(Math.min(chunkSize, Math.max(1024, expected - pos + 1)));
-          const n = await pread(fd, buf, pos);
+          // synchronously: one chunk from the page cache takes microseconds, a trip through the
+          // pool costs more than that; the loop is never held longer than one chunk
+          const n = fs.readSync(fd, buf, 0, buf.length, pos);
           if (n === 0) {
             eof = true;
             return;
@@ -157,7 +164,7 @@ export class Scanner {
       }
       const verdict = await this.clamd.instream(chunks(), this.opts.scanTimeoutMs);
       if (this.opts.afterRead) await this.opts.afterRead(path);
-      const after = identityOf(await fstat(fd));
+      const after = identityOf(fs.fstatSync(fd, { bigint: true }));
       // Grew past the limit while being read: too large, unless what was read is already malware.
       if (overflow && verdict.kind !== 'infected') return { kind: 'too-large', ident: after };
       // Read to the end: the byte count must match the size seen at open. Stopped early (clamd
@@ -171,7 +178,7 @@ export class Scanner {
       }
       throw e;
     } finally {
-      if (!keep) fs.close(fd, () => {});
+      if (!keep) fs.closeSync(fd);
     }
   }
 }
@@ -185,13 +192,13 @@ type OpenResult = { fd: number } | { outcome: ScanOutcome };
  */
 async function openNoFollow(path: Buffer, ident: FileIdentity): Promise<OpenResult> {
   try {
-    return { fd: await fsOpen(path, OPEN_FLAGS) };
+    return { fd: fs.openSync(path, OPEN_FLAGS) };
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'EACCES' || code === 'EPERM') {
       if (await ensureOwnerAccess(path, 0o400, ident)) {
         try {
-          return { fd: await fsOpen(path, OPEN_FLAGS) };
+          return { fd: fs.openSync(path, OPEN_FLAGS) };
         } catch (e2) {
           return { outcome: errnoOutcome(e2, ident) };
         }
@@ -245,10 +252,13 @@ export function pread(fd: number, buf: Buffer, pos: number): Promise<number> {
 /** sha256 of a descriptor's whole content from offset 0 (the descriptor's own offset is untouched). */
 export async function hashFd(fd: number, chunkSize = 1 << 20): Promise<{ sha256: string; bytes: number }> {
   const h = crypto.createHash('sha256');
-  const buf = Buffer.allocUnsafe(chunkSize);
+  // sized to the file (+1 to see EOF in the same read): a small file takes a small pooled buffer
+  // and one synchronous read, not a fresh 1 MiB buffer and two trips through the pool
+  const size = Number(fs.fstatSync(fd).size);
+  const buf = Buffer.allocUnsafe(Math.min(chunkSize, Math.max(1024, size + 1)));
   let pos = 0;
   for (;;) {
-    const n = await pread(fd, buf, pos);
+    const n = pos === 0 || pos === size ? fs.readSync(fd, buf, 0, buf.length, pos) : await pread(fd, buf, pos);
     if (n === 0) break;
     h.update(buf.subarray(0, n));
     pos += n;

@@ -17,7 +17,7 @@ import { HealthReporter, HealthSnapshot } from './health';
 import { Logger, createLogger } from './logger';
 import { auditPath } from './jail-store';
 import { TempDeferral, backoffMs, describeVerdict, dispositionFor } from './policy';
-import { basenameOf, isUtf8, joinPath, pathKey, printable, recordPath, relativeTo } from './paths';
+import { basenameOf, dirnameOf, isUtf8, joinPath, pathKey, printable, recordPath, relativeTo } from './paths';
 
 export interface WardenDeps {
   logger?: Logger;
@@ -50,6 +50,8 @@ const MAX_CRASHES = 3;
 const SKIP_UNCHANGED_WALKS = new Set(['event-burst', 'overflow']);
 /** Watcher events within one second that count as a burst (see noteEvent). */
 const BURST_EVENTS = 1000;
+/** The longest a walk for lost events waits for the scan queue to drain (see afterBacklog). */
+const BURST_WALK_MAX_WAIT_MS = 10_000;
 
 export class Warden {
   readonly logger: Logger;
@@ -88,7 +90,7 @@ export class Warden {
   private readonly tempDeferral: TempDeferral;
   private readonly cleanCache = new CleanCache();
   private readonly sweep: { since: number; timer: NodeJS.Timeout | null; running: boolean } = { since: Infinity, timer: null, running: false };
-  private readonly burst: { windowStart: number; count: number; timer: NodeJS.Timeout | null } = { windowStart: 0, count: 0, timer: null };
+  private readonly burst: { windowStart: number; count: number; timer: NodeJS.Timeout | null; waiting: number } = { windowStart: 0, count: 0, timer: null, waiting: 0 };
   readonly counters: WardenCounters = {
     scans: 0, clean: 0, infected: 0, unscannable: 0, quarantined: 0, allowed: 0, symlinksIgnored: 0, specialIgnored: 0,
     changedDuringScan: 0, quarantineRaces: 0, quarantineFailures: 0, fullScans: 0, auditErrors: 0, eventBursts: 0,
@@ -143,12 +145,12 @@ export class Warden {
       this.markClamdDown(e as Error);
     }
 
-    this.watcher = new TreeWatcher(this.root.toString(), { poll: cfg.poll, pollIntervalMs: cfg.pollIntervalMs }, {
+    this.watcher = new TreeWatcher(this.root, { poll: cfg.poll, pollIntervalMs: cfg.pollIntervalMs }, {
       onPath: (p, why) => {
         this.noteEvent();
         this.enqueue(p, why);
       },
-      // list a new directory only once chokidar watches it (see TreeWatcher.whenWatching)
+      // polling: list a new directory only once it is watched (see TreeWatcher.whenWatching)
       onDir: (p, why) => void this.walkWhenWatched(p, why),
       onReconcile: (d, since) => this.scheduleReconcile(d, since),
       onError: (e) => this.onWatcherError(e),
@@ -177,12 +179,16 @@ export class Warden {
     for (let stable = 0; stable < 3; ) {
       await this.queue.onIdle();
       await new Promise((r) => setTimeout(r, 20));
-      // Work already promised counts too: a walk on a timer, and audit lines not yet on disk.
-      const busy =
-        this.walksActive > 0 || this.reconcilePending.size > 0 || this.queue.size > 0 || this.queue.stats().inflight > 0 ||
-        this.burst.timer !== null || this.sweep.timer !== null || this.sweep.running || this.fullScanRunning || !!this.audit?.busy;
-      stable = busy ? 0 : stable + 1;
+      stable = this.busy ? 0 : stable + 1;
     }
+  }
+
+  /** Anything queued, scanned or walked, or work already promised: a walk on a timer, audit lines not yet on disk. */
+  private get busy(): boolean {
+    return (
+      this.walksActive > 0 || this.reconcilePending.size > 0 || this.queue.size > 0 || this.queue.stats().inflight > 0 ||
+      this.burst.timer !== null || this.burst.waiting > 0 || this.sweep.timer !== null || this.sweep.running || this.fullScanRunning || !!this.audit?.busy
+    );
   }
 
   whenStartupScanDone(): Promise<void> {
@@ -227,9 +233,33 @@ export class Warden {
     this.logger.info('event burst: some inotify events may be lost, a full scan follows', { events: this.burst.count, withinMs: now - this.burst.windowStart });
     this.burst.timer = setTimeout(() => {
       this.burst.timer = null;
-      void this.fullScan('event-burst');
+      void this.afterBacklog().then(() => this.fullScan('event-burst'));
     }, 1000);
     this.burst.timer.unref();
+  }
+
+  /**
+   * Resolves once the scan queue has drained, or after BURST_WALK_MAX_WAIT_MS. A walk for lost
+   * events queues what it finds behind everything already queued, so walking while a burst is
+   * still being scanned finds nothing sooner; it only competes with those scans for the CPU (it
+   * hashes every file found clean). The bound keeps a flood that never lets the queue drain
+   * from putting the walk off.
+   */
+  private async afterBacklog(): Promise<void> {
+    this.burst.waiting++;
+    let timer: NodeJS.Timeout | null = null;
+    try {
+      await Promise.race([
+        this.queue.onIdle(),
+        new Promise<void>((r) => {
+          timer = setTimeout(r, BURST_WALK_MAX_WAIT_MS);
+          timer.unref();
+        }),
+      ]);
+    } finally {
+      if (timer) clearTimeout(timer);
+      this.burst.waiting--;
+    }
   }
 
   private enqueue(p: Buffer, why: string): void {
@@ -320,9 +350,9 @@ export class Warden {
           this.enqueue(p, why);
         },
         dir: (d, accessFixed) => {
-          // chokidar cannot name this directory, or could not read it when it appeared (mode
-          // 000): watch it ourselves.
-          if (accessFixed || !isUtf8(d)) this.watcher?.watchBytesDir(d);
+          // Before its entries are listed. inotify: every directory is watched by us. Polling:
+          // those chokidar cannot name, or could not read when they appeared (mode 000).
+          if (this.watcher?.watchesEveryDir || accessFixed || !isUtf8(d)) this.watcher?.watchDir(d);
         },
         error: (d, e) => this.logger.warn('cannot list directory', { dir: printable(d), error: e }),
         stopped: () => this.stopping,
@@ -338,8 +368,15 @@ export class Warden {
    * neither the times nor raises an event, so the identity alone is not enough.
    */
   private async changedSinceClean(p: Buffer, known?: fs.BigIntStats): Promise<boolean> {
-    const st = known ?? (await fs.promises.lstat(p, { bigint: true }).catch(() => null));
-    if (!st?.isFile()) return true;
+    let st = known;
+    if (!st) {
+      try {
+        st = fs.lstatSync(p, { bigint: true });
+      } catch {
+        return true;
+      }
+    }
+    if (!st.isFile()) return true;
     const sha = this.cleanCache.cleanSha256(pathKey(p), identityOf(st));
     if (sha === null) return true;
     let fd: number;
@@ -489,9 +526,12 @@ export class Warden {
       }
       throw e;
     }
+    // A watched directory replaced by something else (a file, a symlink): drop its watches.
+    if (out.kind !== 'directory') this.watcher.forget(p);
     if (out.kind !== 'scanned') this.logger.debug('scan outcome', { path: printable(p), outcome: out.kind, reason: item.reason, attempt: item.attempts });
     switch (out.kind) {
       case 'gone':
+        this.watcher.dropIfStale(dirnameOf(p));
         this.scheduleSweep(item.firstSeen - 2000);
         return;
       case 'symlink':
@@ -500,11 +540,10 @@ export class Warden {
         this.auditEvent({ event: 'symlink-ignored', path: recordPath(p), target: out.target ? recordPath(out.target) : null });
         return;
       case 'directory':
-        // A raw event names a directory whenever anything about it changes; walking it for each
-        // would let the prisoner amplify cheap events into full subtree walks. New directories
-        // arrive as chokidar addDir (walked there); raw ones are left to that.
-        if (item.reason === 'raw') return;
-        // Same for our own byte-exact watcher: walk a directory it reports only the first time.
+        // An event names a directory whenever anything about it changes; walking it for each
+        // would let the prisoner amplify cheap events into full subtree walks: walk a directory
+        // the watcher reports only the first time (the walk watches it, then lists it). Polling:
+        // new directories arrive as chokidar addDir (walked there).
         if (item.reason === 'byte-watch' && this.watcher.isByteWatched(p)) return;
         void this.walk(p, 'dir');
         return;
@@ -555,7 +594,7 @@ export class Warden {
       if (v.kind === 'unscannable') return await this.unscannable(p, fd, out.before, out.sha256, v);
       return await this.quarantineFile(p, fd, out.before, out.sha256, v as Exclude<Verdict, { kind: 'clean' }>);
     } finally {
-      fs.close(fd, () => {});
+      fs.closeSync(fd);
     }
   }
 
@@ -648,6 +687,7 @@ export class Warden {
       queue: this.queue.stats(),
       startupScan: this.startupScan,
       walksActive: this.walksActive,
+      busy: this.busy,
       watcher: { errors: this.watcherErrors, lastError: this.watcherLastError, limited: this.watcherLimited, byteDirs: this.watcher?.byteDirCount ?? 0 },
       counters: { ...this.counters },
       memory: { rss: mem.rss, heapUsed: mem.heapUsed },

@@ -1,25 +1,33 @@
-// Watching the workspace: chokidar 4 (inotify, or polling for filesystems without it) for
-// everything it can name, plus a small byte-exact watcher for what it cannot.
+// Watching the workspace.
 //
-// chokidar works with JS strings. A name that is not valid UTF-8 reaches it as U+FFFD, the lossy
-// path stats as ENOENT and chokidar silently drops the event; a directory with such a name is
-// never entered at all. So: a raw inotify event whose name holds U+FFFD makes us list that
-// directory by bytes ("reconcile"), and directories whose path is not UTF-8 get their own
-// fs.watch with Buffer names (or a small poller in polling mode).
+// inotify (the default): one fs.watch per directory, with Buffer names, kept by this class. A
+// directory's inotify watch reports every change to its entries (create, write, attrib, rename,
+// delete); each one reaches the warden as a path to scan, named by bytes (names that are not
+// UTF-8 survive). New directories are watched by the warden's walk of them, which watches a
+// directory before it lists it (a file created in between is in the listing or gets an event).
+// One inotify watch per directory, none per file, and no listing or stat per event: chokidar,
+// used here before, re-listed and lstat'ed a whole directory (twice per entry) after each
+// change in it, the larger part of the warden's CPU in a burst of files.
 //
-// Options that matter: followSymlinks false (a symlink is reported, never entered),
+// Polling (WARDEN_POLL, filesystems without inotify): chokidar 4, which must stat every file
+// itself. chokidar works with JS strings: a name that is not valid UTF-8 reaches it as U+FFFD,
+// the lossy path stats as ENOENT and chokidar drops the event; a directory with such a name is
+// never entered. So in that mode a directory whose mtime changed is listed by bytes
+// ("reconcile"), and directories whose path is not UTF-8 get a small poller of their own.
+//
+// Options that matter (polling): followSymlinks false (a symlink is reported, never entered),
 // awaitWriteFinish off (the queue debounces and rescans on change itself), ignoreInitial (the
-// warden does its own byte-exact startup walk), no name is ever ignored (no *.tmp exclusion);
-// with inotify chokidar tracks directories only and files arrive as raw events (see below).
+// warden does its own byte-exact startup walk), no name is ever ignored (no *.tmp exclusion).
 
 import * as fs from 'fs';
 import { FSWatcher, watch as chokidarWatch } from 'chokidar';
 import { joinPath, pathKey } from './paths';
+import { walkTree } from './walker';
 
 export interface WatchEvents {
-  /** something was added or changed at this path (file, symlink, ...): scan it */
+  /** something was added or changed at this path (file, symlink, directory ...): scan it */
   onPath(p: Buffer, why: string): void;
-  /** a directory appeared: walk it */
+  /** a directory appeared (polling mode; with inotify a new directory arrives through onPath): walk it */
   onDir(p: Buffer, why: string): void;
   /** list this directory by bytes: names chokidar cannot represent, and (polling) entries changed since sinceMs */
   onReconcile(dir: Buffer, sinceMs?: number): void;
@@ -36,26 +44,29 @@ export class TreeWatcher {
   private readonly byteDirs = new Map<string, ByteDir>();
   private pollTimer: NodeJS.Timeout | null = null;
   private closed = false;
+  private readonly fdBudget = dirFdBudget(readLimits());
 
-  constructor(private readonly root: string, private readonly opts: TreeWatcherOptions, private readonly ev: WatchEvents) {}
+  constructor(private readonly root: Buffer, private readonly opts: TreeWatcherOptions, private readonly ev: WatchEvents) {}
 
-  start(): Promise<void> {
-    const w = chokidarWatch(this.root, {
+  /** Resolves once every directory of the tree is watched. */
+  async start(): Promise<void> {
+    if (!this.opts.poll) {
+      // Watch the whole tree before the warden's startup walk lists it (the same walk, with the
+      // files left to that one).
+      this.watchDir(this.root);
+      await walkTree(this.root, { entry: () => {}, dir: (d) => this.watchDir(d), stopped: () => this.closed });
+      return;
+    }
+    const w = chokidarWatch(this.root.toString(), {
       persistent: true,
       ignoreInitial: true,
       followSymlinks: false,
       awaitWriteFinish: false,
-      usePolling: this.opts.poll,
+      usePolling: true,
       interval: this.opts.pollIntervalMs,
       binaryInterval: this.opts.pollIntervalMs,
       ignorePermissionErrors: false,
       atomic: false,
-      // inotify: chokidar watches directories only. A directory's inotify watch already reports
-      // every change to its entries (create, write, attrib, rename, delete), which reach us as
-      // raw events; chokidar's own per-file fs.watch would cost one inotify watch and ~6 KB per
-      // file (a flood of files would exhaust both), and it skips files it cannot read.
-      // Polling: chokidar must stat every file itself, so files stay watched.
-      ignored: this.opts.poll ? undefined : (_p: string, stats?: fs.Stats) => !!stats && !stats.isDirectory(),
     });
     this.chokidar = w;
     w.on('add', (p) => this.ev.onPath(Buffer.from(String(p)), 'add'));
@@ -63,83 +74,131 @@ export class TreeWatcher {
     w.on('addDir', (p) => this.ev.onDir(Buffer.from(String(p)), 'addDir'));
     w.on('error', (e: unknown) => this.ev.onError(e as Error));
     w.on('raw', (_event, p, opts) => {
-      const details = opts as { watchedPath?: string; curr?: fs.Stats } | undefined;
-      if (this.opts.poll) {
-        // polling: a directory's mtime changed; list it for what chokidar may not report
-        const d = details as { curr?: fs.Stats; prev?: fs.Stats } | undefined;
-        if (d?.curr && (d.curr.mode & fs.constants.S_IFMT) === fs.constants.S_IFDIR) this.ev.onReconcile(Buffer.from(p), d.prev ? d.prev.mtimeMs : 0);
-      } else if (typeof p === 'string' && p && details?.watchedPath) {
-        // inotify: the raw event stream is a second source. chokidar drops what it cannot name
-        // (not UTF-8) or cannot open (a file chmod'ed 000 before chokidar looked at it).
-        // U+FFFD: a lossy decoding of a non-UTF-8 name, or a name that really holds U+FFFD: both.
-        if (p.includes('\uFFFD')) this.ev.onReconcile(Buffer.from(details.watchedPath));
-        this.ev.onPath(joinPath(Buffer.from(details.watchedPath), p), 'raw');
-      }
+      // a directory's mtime changed; list it for what chokidar may not report
+      const d = opts as { curr?: fs.Stats; prev?: fs.Stats } | undefined;
+      if (d?.curr && (d.curr.mode & fs.constants.S_IFMT) === fs.constants.S_IFDIR) this.ev.onReconcile(Buffer.from(p), d.prev ? d.prev.mtimeMs : 0);
     });
-    if (this.opts.poll) {
-      this.pollTimer = setInterval(() => this.pollByteDirs(), this.opts.pollIntervalMs);
-      this.pollTimer.unref();
-    }
+    this.pollTimer = setInterval(() => this.pollByteDirs(), this.opts.pollIntervalMs);
+    this.pollTimer.unref();
     return new Promise((resolve) => w.once('ready', () => resolve()));
   }
 
-  /** Watch a directory chokidar cannot name (its path is not UTF-8). Idempotent. */
+  /** inotify mode: every directory is watched here (idempotent). Polling: only those chokidar cannot name. */
+  get watchesEveryDir(): boolean {
+    return !this.opts.poll;
+  }
+
+  /** Watch a directory (inotify mode), or one chokidar cannot name (polling). Idempotent. */
+  watchDir(dir: Buffer): void {
+    this.watchBytesDir(dir);
+  }
+
+  /** A path that is no longer a watched directory (gone, or replaced): drop its watch and those below it. */
+  forget(p: Buffer): void {
+    const key = pathKey(p);
+    if (!this.byteDirs.has(key)) return;
+    const below = key.endsWith('/') ? key : key + '/';
+    for (const [k, e] of this.byteDirs) {
+      if (k === key || k.startsWith(below)) {
+        release(e);
+        this.byteDirs.delete(k);
+      }
+    }
+  }
+
+  /**
+   * Drop the watches at and below `dir` when its path no longer names the directory that was
+   * watched (renamed away: that watch goes on reporting the moved directory's changes under the
+   * old name, each a path that is gone).
+   */
+  dropIfStale(dir: Buffer): void {
+    const e = this.byteDirs.get(pathKey(dir));
+    if (!e) return;
+    const id = dirIdentity(dir);
+    if (!id || !sameDir(e, id)) this.forget(dir);
+  }
+
+  /**
+   * Watch a directory by bytes. Idempotent for the same directory. An entry is keyed by path but
+   * stands for one inode, because inotify watches inodes: a directory deleted and made again
+   * under its name, or renamed away and replaced, is a new inode the old watch never hears of.
+   * So (inotify) the warden holds the directory open and watches it through /proc/self/fd: the
+   * watch is on exactly the inode it holds, and while it is held its number cannot be reused, so
+   * comparing (dev, ino) with what the path names now tells a new directory from the watched
+   * one. A new one is watched anew here, and isByteWatched says no until then. One descriptor a
+   * directory, kept under the process's limit (see dirFdBudget).
+   */
   watchBytesDir(dir: Buffer): void {
     if (this.closed) return;
     const key = pathKey(dir);
-    if (this.byteDirs.has(key)) return;
-    const entry: ByteDir = { dir, watcher: null, snapshot: new Map() };
-    if (!this.opts.poll) {
-      try {
-        const w = fs.watch(dir, { encoding: 'buffer', persistent: false }, (_type, name) => {
-          if (name) this.ev.onPath(joinPath(dir, name as Buffer), 'byte-watch');
-          else this.ev.onReconcile(dir);
-        });
-        w.on('error', () => this.unwatchBytesDir(dir));
-        entry.watcher = w;
-      } catch (e) {
-        this.ev.onError(e as Error);
-        return;
-      }
-    } else {
-      this.snapshotInto(entry, false);
+    const existing = this.byteDirs.get(key);
+    if (existing) {
+      const now = dirIdentity(dir);
+      if (now && sameDir(existing, now)) return;
+      this.unwatchBytesDir(dir);
     }
-    this.byteDirs.set(key, entry);
+    if (this.opts.poll) {
+      const id = dirIdentity(dir);
+      if (!id) return;
+      const entry: ByteDir = { dir, watcher: null, fd: null, snapshot: new Map(), ...id };
+      this.snapshotInto(entry, false);
+      this.byteDirs.set(key, entry);
+      return;
+    }
+    if (this.byteDirs.size >= this.fdBudget) {
+      this.ev.onError(Object.assign(new Error(`more than ${this.fdBudget} directories to watch (one descriptor each, under the open-file limit)`), { code: 'EMFILE' }));
+      return;
+    }
+    let fd: number;
+    try {
+      fd = fs.openSync(dir, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY | fs.constants.O_NOFOLLOW);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      // gone, or replaced by something else meanwhile: its parent's event says so
+      if (code !== 'ENOENT' && code !== 'ENOTDIR' && code !== 'ELOOP') this.ev.onError(e as Error);
+      return;
+    }
+    try {
+      const st = fs.fstatSync(fd, { bigint: true });
+      const w = fs.watch(`/proc/self/fd/${fd}`, { encoding: 'buffer', persistent: true }, (_type, name) => {
+        // (the watch's own deletion or move is named by the descriptor's number: a path that
+        // is gone, whose scan drops this entry; see dropIfStale)
+        if (name) this.ev.onPath(joinPath(dir, name as Buffer), 'byte-watch');
+        else this.ev.onReconcile(dir);
+      });
+      w.on('error', () => this.unwatchBytesDir(dir));
+      this.byteDirs.set(key, { dir, watcher: w, fd, snapshot: new Map(), dev: st.dev, ino: st.ino });
+    } catch (e) {
+      fs.closeSync(fd);
+      this.ev.onError(e as Error);
+    }
   }
 
   unwatchBytesDir(dir: Buffer): void {
     const key = pathKey(dir);
     const e = this.byteDirs.get(key);
     if (!e) return;
-    e.watcher?.close();
+    release(e);
     this.byteDirs.delete(key);
   }
 
   /**
-   * Resolves once chokidar has its inotify watch on `dir` (true), or after timeoutMs (false).
-   * A new directory must be listed *after* it is watched: chokidar reports addDir before it
-   * lists and watches the directory, so a file created between an early listing and the watch
-   * would get no event and not be in the listing. chokidar 4 (pinned exactly) registers a
-   * directory's closer in its private `_closers` map once the fs.watch exists; we poll that.
-   * In polling mode there is no such race to close (every poll compares), so this returns at once.
+   * Resolves once `dir` is watched, so that listing it afterwards misses nothing. With inotify
+   * the watch is set here, at once (fs.watch adds the inotify watch before it returns). Polling
+   * has no such race (every poll compares).
    */
-  async whenWatching(dir: string, timeoutMs = 2000): Promise<boolean> {
+  async whenWatching(dir: string): Promise<boolean> {
     if (this.opts.poll) return true;
-    const closers = (this.chokidar as unknown as { _closers?: Map<string, unknown> } | null)?._closers;
-    const until = Date.now() + timeoutMs;
-    if (!(closers instanceof Map)) {
-      await new Promise((r) => setTimeout(r, Math.min(500, timeoutMs)));
-      return false;
-    }
-    while (!closers.has(dir)) {
-      if (this.closed || Date.now() > until) return false;
-      await new Promise((r) => setTimeout(r, 5));
-    }
-    return true;
+    this.watchDir(Buffer.from(dir));
+    return this.isByteWatched(Buffer.from(dir));
   }
 
+  /** Whether this directory (the inode its path names now) is watched. */
   isByteWatched(dir: Buffer): boolean {
-    return this.byteDirs.has(pathKey(dir));
+    const e = this.byteDirs.get(pathKey(dir));
+    if (!e) return false;
+    const id = dirIdentity(dir);
+    return !!id && sameDir(e, id);
   }
 
   get byteDirCount(): number {
@@ -179,14 +238,61 @@ export class TreeWatcher {
   async close(): Promise<void> {
     this.closed = true;
     if (this.pollTimer) clearInterval(this.pollTimer);
-    for (const e of this.byteDirs.values()) e.watcher?.close();
+    for (const e of this.byteDirs.values()) release(e);
     this.byteDirs.clear();
     if (this.chokidar) await this.chokidar.close();
   }
 }
 
-interface ByteDir {
+interface DirIdentity {
+  dev: bigint;
+  ino: bigint;
+}
+
+interface ByteDir extends DirIdentity {
   dir: Buffer;
   watcher: fs.FSWatcher | null;
+  /** inotify: the directory held open (what the watch is on, and what keeps its inode number) */
+  fd: number | null;
   snapshot: Map<string, string>;
+}
+
+function release(e: ByteDir): void {
+  e.watcher?.close();
+  if (e.fd !== null) fs.closeSync(e.fd);
+  e.fd = null;
+}
+
+/**
+ * How many directories may be held open: the soft open-file limit (node raises it to the hard
+ * one at start) less a reserve for scans, clamd connections and the jail. Past it the warden
+ * says it is degraded and falls back to periodic full rescans, as for inotify's own limit.
+ */
+export function dirFdBudget(limitsText: string | null, reserve = 1024): number {
+  const m = limitsText && /^Max open files\s+(\d+|unlimited)/m.exec(limitsText);
+  if (!m) return 4096;
+  if (m[1] === 'unlimited') return 1 << 20;
+  return Math.max(0, Number(m[1]) - reserve);
+}
+
+function readLimits(): string | null {
+  try {
+    return fs.readFileSync('/proc/self/limits', 'utf8');
+  } catch {
+    return null;
+  }
+}
+
+/** The directory a path names now (lstat: a symlink to one is not one), or null. */
+function dirIdentity(dir: Buffer): DirIdentity | null {
+  try {
+    const st = fs.lstatSync(dir, { bigint: true });
+    return st.isDirectory() ? { dev: st.dev, ino: st.ino } : null;
+  } catch {
+    return null;
+  }
+}
+
+function sameDir(a: DirIdentity, b: DirIdentity): boolean {
+  return a.dev === b.dev && a.ino === b.ino;
 }

@@ -57,10 +57,11 @@ describe('warden process (node warden/dist/main.js)', () => {
     return s;
   }
 
-  async function start(s: Sandbox, env: Record<string, string> = {}, uid?: number): Promise<WardenProcess> {
+  async function start(s: Sandbox, env: Record<string, string> = {}, uid?: number, nofile?: number): Promise<WardenProcess> {
     const main = uid === undefined ? undefined : (prisonerCopy ??= copyForUid(WARDEN_DIR, 'dist/main.js', uid, uid)).main;
     const p = await WardenProcess.start({
       healthPort: await freePort(),
+      nofile,
       uid,
       gid: uid,
       main,
@@ -193,6 +194,32 @@ describe('warden process (node warden/dist/main.js)', () => {
     } finally {
       await w.stop();
     }
+  });
+
+  test('more directories than the warden can hold open: it says it is degraded and rescans, it is not blind', async () => {
+    // One descriptor per watched directory (watcher.ts); under an open-file limit of 1,100 the
+    // budget is 76 directories. The control is the same tree under the usual limit.
+    const DIRS = 150;
+    const make = (s: Sandbox) => {
+      for (let i = 0; i < DIRS; i++) fs.mkdirSync(path.join(s.ws, `d${i}`));
+    };
+    const ok = sandbox();
+    make(ok);
+    const control = await start(ok, { WARDEN_DEGRADED_RESCAN_S: '2' });
+    await waitFor(async () => (await control.health()).startupScan?.state === 'done', 30000, 'the control warden started');
+    expect((await control.health()).status).toBe('ok');
+    const s = sandbox();
+    make(s);
+    const p = await start(s, { WARDEN_DEGRADED_RESCAN_S: '2' }, undefined, 1100);
+    await waitFor(async () => (await p.health()).reasons?.includes('watcher-limited'), 30000, 'the warden reporting watcher-limited');
+    expect((await p.health()).status).toBe('degraded');
+    expect(readAudit(s.jail).some((l) => l.event === 'watcher-degraded')).toBe(true);
+    // a payload in every directory, watched or not: the rescans find those no watch reaches
+    const payloads = Array.from({ length: DIRS }, (_, i) => path.join(s.ws, `d${i}`, 'payload.com'));
+    for (const f of payloads) fs.writeFileSync(f, EICAR);
+    await waitFor(() => payloads.every((f) => isQuarantined(s.jail, f)), 60000, 'every payload quarantined');
+    await p.stop();
+    await control.stop();
   });
 
   test('warden restarted while clamd is also down: nothing clean until clamd is back', async () => {

@@ -20,6 +20,8 @@ function findWardenDir(start: string): string {
   throw new Error(`warden/package.json not found above ${start}`);
 }
 export const WARDEN_MAIN = path.join(WARDEN_DIR, 'dist', 'main.js');
+/** node's arguments for the warden, as in the image's ENTRYPOINT (warden/Dockerfile). */
+export const WARDEN_NODE_ARGS = ['--max-semi-space-size=2'];
 
 /** Compile warden/src to warden/dist with the repository's TypeScript (about 5 s). */
 export function buildWarden(): void {
@@ -34,6 +36,8 @@ export interface WardenProcessOptions {
   logFile: string;
   /** the entry to run (default WARDEN_MAIN); for another uid, a copy it can read (uid-copy.ts) */
   main?: string;
+  /** the open-file limit (soft and hard) to run it under, through prlimit(1) */
+  nofile?: number;
 }
 
 export class WardenProcess {
@@ -51,7 +55,9 @@ export class WardenProcess {
   static async start(o: WardenProcessOptions & { healthPort: number }, readyTimeoutMs = 30000): Promise<WardenProcess> {
     const out = fs.openSync(o.logFile, 'a');
     const main = o.main ?? WARDEN_MAIN;
-    const child = spawn(process.execPath, [main], {
+    const argv = [process.execPath, ...WARDEN_NODE_ARGS, main];
+    if (o.nofile !== undefined) argv.unshift('prlimit', `--nofile=${o.nofile}:${o.nofile}`, '--');
+    const child = spawn(argv[0], argv.slice(1), {
       env: { PATH: process.env.PATH ?? '/usr/bin:/bin', WARDEN_HEALTH_PORT: String(o.healthPort), ...o.env },
       cwd: o.main ? path.dirname(o.main) : undefined,
       uid: o.uid,

@@ -359,6 +359,32 @@ describe('warden (in-process, real clamd)', () => {
       await caught(f2);
     });
 
+    test.each([
+      ['deleted', (d: string) => fs.rmSync(d, { recursive: true })],
+      ['renamed away', (d: string) => fs.renameSync(d, `${d}-moved`)],
+    ])('a directory made again under the name of one %s is watched again', async (how, away) => {
+      // inotify watches an inode, not a name: the old directory's watch never hears of the new one
+      const d = sbx.p(`again-${how.split(' ')[0]}`);
+      fs.mkdirSync(path.join(d, 'sub'), { recursive: true });
+      const first = path.join(d, 'sub', 'first.txt');
+      fs.writeFileSync(first, 'clean\n');
+      await waitFor(() => auditFor(sbx.jail, first, 'clean').length > 0, 20000, 'the first file scanned');
+      away(d);
+      fs.mkdirSync(path.join(d, 'sub'), { recursive: true });
+      // past the sweeps that the gone names start (they look at recent files once, then stop)
+      await sleep(3000);
+      await warden.whenIdle();
+      const payloads = [path.join(d, 'payload.com'), path.join(d, 'sub', 'payload.com')];
+      for (const f of payloads) fs.writeFileSync(f, EICAR);
+      for (const f of payloads) await caught(f, 5000);
+      if (how === 'renamed away') {
+        // and the moved directory is still watched, under its new name
+        const moved = path.join(`${d}-moved`, 'sub', 'later.com');
+        fs.writeFileSync(moved, EICAR);
+        await caught(moved, 5000);
+      }
+    });
+
     test('names with spaces, newlines and non-UTF-8 bytes (files and directories)', async () => {
       fs.mkdirSync(sbx.p('names'));
       await sleep(300); // let the directory's own walk pass: the files below must be seen as events
