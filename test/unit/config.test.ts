@@ -1,5 +1,7 @@
+import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
-import { ConfigError, CONFIG_DEFAULTS, isPinnedImageRef, parseConfig } from '../../infra/config';
+import { ConfigError, CONFIG_DEFAULTS, isPinnedImageRef, parseConfig, type RawConfig } from '../../infra/config';
 import { loadStackConfig, readStackRaw } from '../../infra/stackFile';
 
 const TOKEN = 'x'.repeat(40);
@@ -102,6 +104,50 @@ describe('stack files', () => {
   it('Pulumi.dev.yaml spells out exactly the defaults', () => {
     const raw = readStackRaw(path.join(root, 'Pulumi.dev.yaml'));
     expect(raw).toEqual(CONFIG_DEFAULTS);
+  });
+
+  it('typed values and YAML lists (as `pulumi config set --type`/`--path` write them) read as Pulumi\'s string spelling does', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cj-stackfile-'));
+    try {
+      const typed = path.join(dir, 'typed.yaml');
+      const strings = path.join(dir, 'strings.yaml');
+      fs.writeFileSync(typed, [
+        'config:',
+        '  clawjail:cellMemoryMb: 4096',
+        '  clawjail:moatSudo: true',
+        '  clawjail:egressAllow:',
+        '    - api.example.com',
+        "    - '*.example.org:8443'",
+        '  clawjail:egressExceptions: []',
+        '  clawjail:modelProviders:',
+        '    - name: openai',
+        '      api: openai',
+        '  clawjail:modelKeys:',
+        '    openai:',
+        '      secure: v1:AAAA',
+        '',
+      ].join('\n'));
+      fs.writeFileSync(strings, [
+        'config:',
+        '  clawjail:cellMemoryMb: "4096"',
+        '  clawjail:moatSudo: "true"',
+        `  clawjail:egressAllow: '["api.example.com","*.example.org:8443"]'`,
+        '  clawjail:egressExceptions: "[]"',
+        `  clawjail:modelProviders: '[{"name":"openai","api":"openai"}]'`,
+        '',
+      ].join('\n'));
+      const a = readStackRaw(typed);
+      expect(a).toEqual(readStackRaw(strings));
+      // the secret (an object holding { secure }) is left out, not turned into text
+      expect(a).not.toHaveProperty('modelKeys');
+      const parse = (raw: RawConfig) => parseConfig({ openclawToken: TOKEN, gatewayToken: TOKEN, ...raw }, { requireSecrets: false }).config;
+      const config = parse(a);
+      expect(config).toEqual(parse(readStackRaw(strings)));
+      expect(config.cell.memoryMb).toBe(4096);
+      expect([...config.egress.allow].sort()).toEqual(['*.example.org:8443', 'api.example.com']);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('loads a stack without its secrets for the CLI', () => {
