@@ -8,6 +8,10 @@ interface Command {
 }
 
 const COMMANDS: Record<string, Command> = {
+  status: {
+    summary: 'status [--stack NAME] [--json]        every part of the jail now; exit 1 if one fails',
+    load: () => require('./commands/status').run,
+  },
   moat: {
     summary: 'moat render|check [--stack NAME]      the firewall rules, declared and live',
     load: () => require('./commands/moat').run,

@@ -4,11 +4,10 @@
 //         line), exactly what `pulumi up` applies on the stack's Docker host.
 // check:  reads the live rules on that host (iptables-save, locally or over ssh) and compares:
 //         exit 0 in sync, 1 on drift (with a readable diff), 2 when it cannot tell.
-import { ConfigError, type JailConfig } from '../../infra/config';
-import { HostCommandError, readLiveMoat, resolveResolvers } from '../../infra/components/moatExec';
-import { formatDrift, moatChainNames, moatDrift, moatRulesPlan, moatTag, renderMoatRules, type MoatRulesPlan } from '../../infra/spec/firewall';
-import type { MoatTarget } from '../../infra/spec/moatHost';
+import { ConfigError } from '../../infra/config';
+import { HostCommandError } from '../../infra/components/moatExec';
 import { loadStackConfig, StackFileError } from '../../infra/stackFile';
+import { checkMoat, declaredMoat } from '../moatCheck';
 
 export interface MoatIO {
   stdout: { write(s: string): unknown };
@@ -63,17 +62,6 @@ function parseArgs(argv: string[]): Args {
   return a;
 }
 
-export function moatTargetOf(config: JailConfig): MoatTarget {
-  return { dockerHost: config.dockerHost, sudo: config.moat.sudo };
-}
-
-async function declared(config: JailConfig): Promise<{ plan: MoatRulesPlan; rules: string; target: MoatTarget }> {
-  const target = moatTargetOf(config);
-  const resolvers = config.cell.egress === 'none' ? [] : await resolveResolvers(target, config.moat.dnsResolvers);
-  const plan = moatRulesPlan(config, resolvers);
-  return { plan, rules: renderMoatRules(plan), target };
-}
-
 export async function run(argv: string[], io: MoatIO): Promise<number> {
   let args: Args;
   try {
@@ -92,35 +80,13 @@ export async function run(argv: string[], io: MoatIO): Promise<number> {
   }
   try {
     const config = loadStackConfig(args.stack, args.cwd);
-    const { plan, rules, target } = await declared(config);
     if (args.command === 'render') {
-      io.stdout.write(rules);
+      io.stdout.write((await declaredMoat(config)).rules);
       return 0;
     }
-    const live = await readLiveMoat(target, plan);
-    const drift = moatDrift(rules, live.rules);
-    const where = config.dockerHost.startsWith('ssh://') ? config.dockerHost : 'this machine';
-    const chains = moatChainNames(plan.namePrefix);
-    if (drift.length === 0) {
-      const n = rules.split('\n').filter((l) => l.startsWith('-')).length;
-      io.stdout.write(`moat of stack ${args.stack} on ${where}: in sync (${n} rules, chains ${chains.forward} and ${chains.input})\n`);
-      return 0;
-    }
-    if (![`:${chains.forward} `, `:${chains.input} `, moatTag(plan.namePrefix)].some((t) => live.rules.includes(t))) {
-      io.stdout.write(
-        `moat of stack ${args.stack} on ${where}: MISSING: none of its rules are in force (no chain ${chains.forward} or ${chains.input}). ` +
-          'Not deployed, or removed: run `pulumi up`.\n',
-      );
-      return 1;
-    }
-    const added = drift.filter((d) => d.op === '+').length;
-    const missing = drift.filter((d) => d.op === '-').length;
-    io.stdout.write(
-      `moat of stack ${args.stack} on ${where}: DRIFT (${missing} declared line(s) missing or changed, ${added} live line(s) not declared)\n` +
-        formatDrift(drift) +
-        'Run `pulumi up` to put the declared rules back (`pulumi preview --refresh --diff` shows the same).\n',
-    );
-    return 1;
+    const check = await checkMoat(args.stack, config);
+    io.stdout.write(check.text);
+    return check.state === 'in-sync' ? 0 : 1;
   } catch (e) {
     if (e instanceof ConfigError || e instanceof StackFileError || e instanceof HostCommandError) {
       io.stderr.write(`clawjail moat ${args.command}: ${e.message}\n`);

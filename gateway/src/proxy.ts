@@ -581,7 +581,8 @@ export class Gateway {
     const pathname = url.split('?')[0];
     if (pathname === '/healthz' && (req.method === 'GET' || req.method === 'HEAD')) {
       res.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-store' });
-      return void res.end(JSON.stringify({ ok: true, service: 'clawjail-gateway' }) + '\n');
+      // The count of open sessions is for `clawjail status`; OpenClaw (the prisoner) sees each of them anyway.
+      return void res.end(JSON.stringify({ ok: true, service: 'clawjail-gateway', sessions: this.sessions.size }) + '\n');
     }
     const limited = this.admissionRefusal(req);
     if (limited) {

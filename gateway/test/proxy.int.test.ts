@@ -228,7 +228,7 @@ describe('gateway (in-process, real TLS)', () => {
 
     const health = await httpsRequest(gw.port, cert, { path: '/healthz' });
     expect(health.status).toBe(200);
-    expect(JSON.parse(health.body)).toEqual({ ok: true, service: 'clawjail-gateway' });
+    expect(JSON.parse(health.body)).toEqual({ ok: true, service: 'clawjail-gateway', sessions: 0 });
   });
 
   it('HTTP: slow answers are not cut (only connecting is timed); keep-alive sockets closed by the upstream are retried', async () => {

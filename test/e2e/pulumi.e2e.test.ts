@@ -92,6 +92,16 @@ async function readyOpenClaw(): Promise<void> {
   await until('OpenClaw ready', async () => ((await prisoner(`node -e "${ready}"`)).trim() === 'ready' ? true : undefined), 300_000);
 }
 
+/** `clawjail status --json` of the stack: its exit code and the parts it says are failing. */
+async function jailStatus(): Promise<{ code: number; failing: string[]; lines: { part: string; level: string; summary: string }[] }> {
+  const r = await clawjailWith({ env: pulumi.env }, 'status', '--stack', STACK, '--json');
+  const report = JSON.parse(r.stdout) as { safe: boolean; lines: { part: string; level: string; summary: string }[] };
+  expect(report.safe).toBe(r.code === 0);
+  return { code: r.code, failing: report.lines.filter((l) => l.level === 'fail').map((l) => l.part), lines: report.lines };
+}
+/** Waits for `clawjail status` to exit 0 (a healed part takes a moment to be healthy again). */
+const statusSafe = () => until('clawjail status to say safe', async () => ((await jailStatus()).code === 0 ? true : undefined), 180_000);
+
 let pulumi: PulumiSandbox;
 let engine: Engine;
 
@@ -199,7 +209,12 @@ describe('pulumi up --policy-pack policies', () => {
 });
 
 describe('drift: pulumi preview --refresh --expect-no-changes sees what was changed by hand', () => {
-  async function expectDriftThenHeal(what: string, resource: RegExp, healed: () => Promise<void>): Promise<void> {
+  async function expectDriftThenHeal(what: string, resource: RegExp, healed: () => Promise<void>, failing: string[] = []): Promise<void> {
+    if (failing.length) {
+      // clawjail status names the broken part, and exits 1 for cron and monitoring
+      const st = await jailStatus();
+      expect({ what, code: st.code, failing: st.failing }).toEqual({ what, code: 1, failing: expect.arrayContaining(failing) });
+    }
     const preview = await pulumi.run(['preview', '--refresh', '--expect-no-changes', '--stack', STACK, '--diff']);
     expect({ what, drift: preview.code !== 0 }).toEqual({ what, drift: true });
     expect(preview.all).toMatch(resource);
@@ -207,12 +222,22 @@ describe('drift: pulumi preview --refresh --expect-no-changes sees what was chan
     await healed();
     const again = await pulumi.run(['preview', '--refresh', '--expect-no-changes', '--stack', STACK]);
     expect({ what, code: again.code, out: again.code === 0 ? '' : again.all.slice(-4000) }).toEqual({ what, code: 0, out: '' });
+    if (failing.length) await statusSafe();
   }
 
   it('no drift right after the deploy', async () => {
     const r = await pulumi.run(['preview', '--refresh', '--expect-no-changes', '--stack', STACK]);
     expect({ code: r.code, out: r.code === 0 ? '' : r.all.slice(-4000) }).toEqual({ code: 0, out: '' });
     expect((await clawjailWith({ env: pulumi.env }, 'moat', 'check', '--stack', STACK)).code).toBe(0);
+    // clawjail status: every part in place, the gateway at its URL with the stack's fingerprint
+    await statusSafe();
+    const st = await jailStatus();
+    expect(st.failing).toEqual([]);
+    expect(st.lines.map((l) => l.part)).toEqual(expect.arrayContaining(['container cell', 'container warden', 'container egress', 'moat', 'warden', 'gateway', 'egress']));
+    expect(st.lines.find((l) => l.part === 'gateway')?.summary).toContain((await pulumi.outputs()).gatewayFingerprint as string);
+    expect(st.lines.find((l) => l.part === 'moat')?.summary).toMatch(/in sync/);
+    const screen = await clawjailWith({ env: pulumi.env }, 'status', '--stack', STACK);
+    expect({ code: screen.code, out: screen.stdout }).toEqual({ code: 0, out: expect.stringMatching(/\] container cell +cjeng-cell: running[\s\S]*\n\[ ok \] moat +in sync[\s\S]*safe: every part is in place\n$/) });
   });
 
   it('the gate: the cell’s tools go through it, refusals are logged, a permanent allow leaves no drift', async () => {
@@ -238,6 +263,9 @@ describe('drift: pulumi preview --refresh --expect-no-changes sees what was chan
     const env = pulumi.env;
     const pending = await clawjailWith({ env }, 'egress', 'pending', '--stack', STACK);
     expect({ code: pending.code, out: pending.stdout }).toEqual({ code: 0, out: expect.stringContaining('fetch.cjeng.invalid') });
+    // clawjail status shows them too: a warning, not a failure
+    const egressLine = (await jailStatus()).lines.find((l) => l.part === 'egress');
+    expect(egressLine).toEqual({ part: 'egress', level: 'warn', summary: expect.stringMatching(/[1-9]\d* refused destinations? awaiting a decision/) });
     // A permanent allow: into the stack config and the running gate at once, no restart.
     const startedAt = (await inspect(`${PREFIX}-egress`)).State.StartedAt;
     const allow = await clawjailWith({ env }, 'egress', 'allow', 'fetch.cjeng.invalid', '--stack', STACK);
@@ -261,7 +289,7 @@ describe('drift: pulumi preview --refresh --expect-no-changes sees what was chan
     expect((await clawjailWith({ env: pulumi.env }, 'moat', 'check', '--stack', STACK)).code).not.toBe(0);
     await expectDriftThenHeal('deleted rule', /moat-rules/, async () => {
       expect((await clawjailWith({ env: pulumi.env }, 'moat', 'check', '--stack', STACK)).code).toBe(0);
-    });
+    }, ['moat']);
   });
 
   it('a rule added by hand', async () => {
@@ -269,14 +297,14 @@ describe('drift: pulumi preview --refresh --expect-no-changes sees what was chan
     expect((await clawjailWith({ env: pulumi.env }, 'moat', 'check', '--stack', STACK)).code).not.toBe(0);
     await expectDriftThenHeal('added rule', /moat-rules/, async () => {
       expect((await iptablesLines()).some((l) => l.includes('192.168.0.0/16') && l.includes('ACCEPT'))).toBe(false);
-    });
+    }, ['moat']);
   });
 
   it('a container stopped by hand', async () => {
     await dockerOk('stop', `${PREFIX}-warden`);
     await expectDriftThenHeal('stopped container', /warden-warden-start/, async () => {
       expect((await inspect(`${PREFIX}-warden`)).State.Running).toBe(true);
-    });
+    }, ['container warden', 'warden']);
   });
 
   it('a container removed by hand', async () => {
@@ -285,7 +313,7 @@ describe('drift: pulumi preview --refresh --expect-no-changes sees what was chan
       const i = await inspect(`${PREFIX}-clamd`);
       expect(i.State.Running).toBe(true);
       expect(i.HostConfig.PidsLimit).toBeGreaterThan(0);
-    });
+    }, ['container clamd']);
   });
 });
 

@@ -101,7 +101,7 @@ function namesOf(p: string) {
 export interface RemoteDockerHostOptions {
   /**
    * Destinations (CIDR) the remote host may reach through the NAT besides the DNS resolvers on
-   * port 53: by default the package registries' 203.0.113.0/24 (see DESIGN.md). Everything else
+   * port 53: by default 203.0.113.0/24, where this machine's package mirrors answer. Everything else
    * the remote host sends towards the outside is rejected in the root namespace.
    */
   egress?: string[];

@@ -46,7 +46,7 @@ export interface TestJail {
 
 /**
  * clamdSignatures=custom: the operator fills the signature volume. Here it gets the warden tests'
- * own database (EICAR and clamav-testfiles' clam.exe; DESIGN.md: no download in tests), through a
+ * own database (EICAR and clamav-testfiles' clam.exe: the tests download no signatures), through a
  * created, never started helper container, as `docker cp` would.
  */
 export async function seedSignatures(

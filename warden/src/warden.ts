@@ -50,6 +50,8 @@ const MAX_CRASHES = 3;
 const SKIP_UNCHANGED_WALKS = new Set(['event-burst', 'overflow']);
 /** Watcher events within one second that count as a burst (see noteEvent). */
 const BURST_EVENTS = 1000;
+/** Quarantine times kept for the health snapshot's last-day count. */
+const RECENT_QUARANTINES_KEPT = 10_000;
 /** The longest a walk for lost events waits for the scan queue to drain (see afterBacklog). */
 const BURST_WALK_MAX_WAIT_MS = 10_000;
 
@@ -68,6 +70,8 @@ export class Warden {
   private stopping = false;
   private clamdUp = false;
   private clamdVersion: string | null = null;
+  private lastScanAt: number | null = null;
+  private readonly recentQuarantines: number[] = [];
   private clamdDownSince: string | null = null;
   private clamdLastError: string | null = null;
   private probeTimer: NodeJS.Timeout | null = null;
@@ -565,6 +569,7 @@ export class Warden {
     const fd = out.fd;
     try {
       this.counters.scans++;
+      this.lastScanAt = Date.now();
       let v: Verdict = out.verdict;
       // A timeout or an ERROR is a verdict only if clamd is still there: one that is going down
       // answers nonsense (e.g. "PROTOCOL ERROR") on its last streams. Otherwise it is an outage:
@@ -633,6 +638,8 @@ export class Warden {
         if ((rec.original.nlink ?? 1) > 1) void this.fullScan('hardlink');
         if (rec.verdict === 'infected') this.counters.infected++;
         this.counters.quarantined++;
+        this.recentQuarantines.push(Date.now());
+        if (this.recentQuarantines.length > RECENT_QUARANTINES_KEPT) this.recentQuarantines.shift();
         this.logger.alert('file quarantined', {
           id: rec.id, path: rec.original.path.text, verdict: rec.verdict, signature: rec.signature, reason: rec.reason, sha256: rec.sha256, size: rec.size, method: rec.method,
         });
@@ -690,6 +697,10 @@ export class Warden {
       busy: this.busy,
       watcher: { errors: this.watcherErrors, lastError: this.watcherLastError, limited: this.watcherLimited, byteDirs: this.watcher?.byteDirCount ?? 0 },
       counters: { ...this.counters },
+      // for `clawjail status`: when clamd last gave a verdict, and the last day's quarantines
+      // (counted since this process started, at most RECENT_QUARANTINES_KEPT)
+      lastScanAt: this.lastScanAt === null ? null : new Date(this.lastScanAt).toISOString(),
+      quarantinedLastDay: this.recentQuarantines.filter((t) => t > Date.now() - 86_400_000).length,
       memory: { rss: mem.rss, heapUsed: mem.heapUsed },
     };
   }
