@@ -9,7 +9,7 @@ import { promisify } from 'util';
 import * as yaml from 'js-yaml';
 import { CONFIG_DEFAULTS, type JailConfig } from '../infra/config';
 import { REPO_ROOT } from '../infra/paths';
-import { jailNames } from '../infra/spec/names';
+import { jailNames } from '../infra/model/names';
 import { loadStackConfig, stackFilePath } from '../infra/stackFile';
 import { CONFIG_KEYS, parseStackList, StackListError, type PolicyLists } from './egressPolicy';
 

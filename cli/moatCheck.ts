@@ -1,8 +1,8 @@
 // The moat's live rules against its declaration, for `clawjail moat check` and `clawjail status`.
 import type { JailConfig } from '../infra/config';
 import { readLiveMoat, resolveResolvers } from '../infra/components/moatExec';
-import { formatDrift, moatChainNames, moatDrift, moatRulesPlan, moatTag, renderMoatRules, type MoatRulesPlan } from '../infra/spec/firewall';
-import type { MoatTarget } from '../infra/spec/moatHost';
+import { formatDrift, moatChainNames, moatDrift, moatRulesPlan, moatTag, renderMoatRules, type MoatRulesPlan } from '../infra/model/firewall';
+import type { MoatTarget } from '../infra/model/moatHost';
 
 export interface MoatCheck {
   state: 'in-sync' | 'missing' | 'drift';

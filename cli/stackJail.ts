@@ -4,7 +4,7 @@
 import { execFile } from 'child_process';
 import { promisify } from 'util';
 import type { JailConfig } from '../infra/config';
-import { jailNames } from '../infra/spec/names';
+import { jailNames } from '../infra/model/names';
 import { loadStackConfig } from '../infra/stackFile';
 
 const run = promisify(execFile);

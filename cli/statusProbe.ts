@@ -3,9 +3,9 @@
 // one TLS handshake with the gateway. Each probe that fails is a fact too, never a crash.
 import { execFile } from 'child_process';
 import type { JailConfig } from '../infra/config';
-import { buildJailSpec, EGRESS_STATE_DIR, gatewayUrl, GATEWAY_INTERNAL_PORT, jailNames } from '../infra/spec';
-import { egressFiles } from '../infra/spec/egressPolicy';
-import { WARDEN_HEALTH_PORT } from '../infra/spec/warden';
+import { buildJailSpec, EGRESS_STATE_DIR, gatewayUrl, GATEWAY_INTERNAL_PORT, jailNames } from '../infra/model';
+import { egressFiles } from '../infra/model/egressPolicy';
+import { WARDEN_HEALTH_PORT } from '../infra/model/warden';
 import { fetchPresentedCertificate, parseGatewayUrl } from '../gateway/src/pinned';
 import { checkMoat } from './moatCheck';
 import type { ContainerFacts, Probe, StatusFacts, WardenHealth } from './statusReport';

@@ -90,7 +90,7 @@ export interface EgressException {
 
 export type BootRestore = 'systemd' | 'none';
 
-/** The cell's firewall (infra/spec/firewall.ts renders it; infra/MOAT.md explains it). */
+/** The cell's firewall (infra/model/firewall.ts renders it; infra/MOAT.md explains it). */
 export interface MoatConfig {
   /**
    * Where Docker's embedded DNS may forward the cell's queries (port 53, udp and tcp): "auto" is
@@ -203,7 +203,7 @@ export const CONFIG_DEFAULTS = {
   moatExtraBlocked: '[]',
   moatSudo: 'false',
   moatBootRestore: 'systemd',
-  // The same numbers as MOAT_CONN_LIMIT_DEFAULTS in infra/spec/firewall.ts (a unit test keeps them equal).
+  // The same numbers as MOAT_CONN_LIMIT_DEFAULTS in infra/model/firewall.ts (a unit test keeps them equal).
   moatConnRate: '50',
   moatConnBurst: '250',
   moatConnMax: '1024',

@@ -6,7 +6,7 @@ import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import { REPO_ROOT } from './paths';
-import type { ImageSpec } from './spec';
+import type { ImageSpec } from './model';
 
 /** The .dockerignore patterns we use: names and `*` globs, matched against any path segment. */
 export function ignoreMatcher(dockerignore: string): (relPath: string) => boolean {

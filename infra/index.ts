@@ -8,7 +8,7 @@ import { Cell, Gateway } from './components/jailContainer';
 import { Moat, moatRulesInputs } from './components/moat';
 import { JailVolumes } from './components/volumes';
 import { Warden } from './components/warden';
-import { buildJailSpec, egressPolicyDocument, gatewayUrl as urlOf, gateProxyUrl, jailNames, type Role } from './spec';
+import { buildJailSpec, egressPolicyDocument, gatewayUrl as urlOf, gateProxyUrl, jailNames, type Role } from './model';
 
 /** The `clawjail:*` values of the stack, keys without the namespace. */
 function rawStackConfig(): RawConfig {

@@ -322,7 +322,7 @@ export function checkHostMounts(props: Props): string[] {
 
 /** The one place a cell may mount anything (besides tmpfs): its workspace. */
 export const CELL_WORKSPACE_TARGET = '/workspace';
-/** The workspace volume of stack P is `P-sandbox_data` (infra/spec/names.ts). */
+/** The workspace volume of stack P is `P-sandbox_data` (infra/model/names.ts). */
 export const WORKSPACE_VOLUME_SUFFIX = '-sandbox_data';
 
 /**

@@ -1,8 +1,8 @@
 // Which IPv4 addresses the gate never connects to, and what counts as an IP literal. Pure.
 //
-// The list is a copy of the moat's (infra/spec/firewall.ts BLOCKED_V4, same order; the gate's
+// The list is a copy of the moat's (infra/model/firewall.ts BLOCKED_V4, same order; the gate's
 // image is built from egress/ alone, so it cannot import it): the fallback when the gate runs on
-// its own. The stack passes the moat's list itself in EGRESS_EXTRA_BLOCKED (infra/spec/egress.ts),
+// its own. The stack passes the moat's list itself in EGRESS_EXTRA_BLOCKED (infra/model/egress.ts),
 // and test/addresses.test.ts keeps the copy equal to the moat's.
 import * as net from 'net';
 

@@ -1,5 +1,5 @@
 // The blocked IPv4 ranges (a copy of the moat's, in its order) and IP-literal detection.
-import { BLOCKED_V4 as MOAT_BLOCKED_V4 } from '../../infra/spec/firewall';
+import { BLOCKED_V4 as MOAT_BLOCKED_V4 } from '../../infra/model/firewall';
 import { BLOCKED_V4, BlockList, cidrContains, intToIpv4, ipv4ToInt, isIpLiteral, parseCidr, productionBlockList } from '../src/addresses';
 
 describe('BLOCKED_V4', () => {

@@ -4,14 +4,14 @@
 // cannot see drift. With `read`, `pulumi preview --refresh` shows a container stopped by hand, or
 // with its pids limit changed, and `pulumi up --refresh` starts it again under its limit.
 //
-//   create/update  `docker update --pids-limit`, read back, `docker start` (infra/spec/pids.ts)
+//   create/update  `docker update --pids-limit`, read back, `docker start` (infra/model/pids.ts)
 //   read           the container's id, running state and pids limit on its engine
 //   diff           a different container (id) is a replacement; stopped or another limit, an update
 //   delete         nothing: the container itself belongs to its docker.Container resource
 //
 // Pulumi serializes the provider object with what it references: the pure spec and ./dockerCli.
 import * as pulumi from '@pulumi/pulumi';
-import { containerRunStateScript, parseContainerRunState, pidsLimitScript } from '../spec/pids';
+import { containerRunStateScript, parseContainerRunState, pidsLimitScript } from '../model/pids';
 import { runDockerScript } from './dockerCli';
 
 export interface ContainerStartInputs {

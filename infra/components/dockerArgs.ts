@@ -5,7 +5,7 @@ import * as docker from '@pulumi/docker';
 import * as pulumi from '@pulumi/pulumi';
 import type { JailSecrets } from '../config';
 import { REPO_ROOT } from '../paths';
-import type { ContainerSpec, ImageSpec, NetworkSpec, VolumeSpec } from '../spec';
+import type { ContainerSpec, ImageSpec, NetworkSpec, VolumeSpec } from '../model';
 
 
 export const labelEntries = (labels: Record<string, string>) =>

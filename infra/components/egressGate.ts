@@ -1,10 +1,10 @@
 // The EgressGate (clawjail:cellEgress allowlist): the gate link network, the gate's container and
 // its policy file. The cell depends on `ready`, so the prisoner never runs before the gate
-// enforces the stack's policy (infra/spec/egress.ts says why the kernel, not the proxy variables,
+// enforces the stack's policy (infra/model/egress.ts says why the kernel, not the proxy variables,
 // keeps the cell to it).
 import * as docker from '@pulumi/docker';
 import * as pulumi from '@pulumi/pulumi';
-import type { ContainerSpec, NetworkSpec } from '../spec';
+import type { ContainerSpec, NetworkSpec } from '../model';
 import { networkArgs } from './dockerArgs';
 import { EgressPolicy } from './egressPolicy';
 import { JailContainer, type JailContainerArgs } from './jailContainer';
@@ -20,7 +20,7 @@ export class EgressProxy extends JailContainer {
 export interface EgressGateArgs extends Omit<JailContainerArgs, 'spec' | 'image' | 'extraLabels'> {
   gateNetwork: NetworkSpec;
   proxy: ContainerSpec;
-  /** The declared policy (infra/spec/egress.ts egressPolicyDocument). */
+  /** The declared policy (infra/model/egress.ts egressPolicyDocument). */
   policy: { allow: string[]; deny: string[] };
 }
 

@@ -5,7 +5,7 @@
 //
 // Pulumi serializes the provider object with what it references: the pure spec and ./dockerCli.
 import * as pulumi from '@pulumi/pulumi';
-import { egressPolicyReadScript, egressPolicyWriteScript, parseEgressPolicy } from '../spec/egressPolicy';
+import { egressPolicyReadScript, egressPolicyWriteScript, parseEgressPolicy } from '../model/egressPolicy';
 import { runDockerScript } from './dockerCli';
 
 export interface EgressPolicyInputs {

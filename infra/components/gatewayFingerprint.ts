@@ -4,7 +4,7 @@
 //
 // Pulumi serializes the provider object with what it references: the pure spec and ./dockerCli.
 import * as pulumi from '@pulumi/pulumi';
-import { gatewayFingerprintScript } from '../spec/pids';
+import { gatewayFingerprintScript } from '../model/pids';
 import { runDockerScript } from './dockerCli';
 
 export interface GatewayFingerprintInputs {

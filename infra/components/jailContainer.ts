@@ -5,7 +5,7 @@ import * as docker from '@pulumi/docker';
 import * as pulumi from '@pulumi/pulumi';
 import type { JailSecrets } from '../config';
 import { imageDigest } from '../contextDigest';
-import type { ContainerSpec } from '../spec';
+import type { ContainerSpec } from '../model';
 import { ContainerStart } from './containerStart';
 import { containerArgs, imageArgs, labelEntries } from './dockerArgs';
 import { GatewayFingerprint } from './gatewayFingerprint';

@@ -6,13 +6,13 @@
 import * as docker from '@pulumi/docker';
 import * as pulumi from '@pulumi/pulumi';
 import type { JailConfig } from '../config';
-import { moatChainNames, moatRulesPlan } from '../spec/firewall';
-import type { NetworkSpec } from '../spec';
+import { moatChainNames, moatRulesPlan } from '../model/firewall';
+import type { NetworkSpec } from '../model';
 import { networkArgs } from './dockerArgs';
 import { MoatRules, type MoatRulesInputs } from './moatRules';
 
 export interface MoatArgs {
-  /** The cell's network (infra/spec/network.ts); its bridge name is what the rules hook. */
+  /** The cell's network (infra/model/network.ts); its bridge name is what the rules hook. */
   network: NetworkSpec;
   rules: MoatRulesInputs;
   provider: docker.Provider;

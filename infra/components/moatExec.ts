@@ -1,10 +1,10 @@
 // Runs the moat's scripts on the Docker host: `sh -s` here for a unix:// Docker host, `ssh HOST
 // sh -s` for an ssh:// one (optionally through `sudo -n`). The scripts themselves are rendered
-// purely in infra/spec/moatHost.ts.
+// purely in infra/model/moatHost.ts.
 //
 // The functions below are captured by value into the moat's dynamic provider (Pulumi serializes
 // it): they use nothing but Node built-ins, required inside the functions, and the pure spec.
-import { hostResolvers, liveMoatRules, type MoatRulesPlan } from '../spec/firewall';
+import { hostResolvers, liveMoatRules, type MoatRulesPlan } from '../model/firewall';
 import { runScript } from './hostScript';
 import {
   hostShellArgv,
@@ -14,7 +14,7 @@ import {
   renderResolversScript,
   type MoatTarget,
   type ReadBack,
-} from '../spec/moatHost';
+} from '../model/moatHost';
 
 export { HostCommandError } from './hostScript';
 

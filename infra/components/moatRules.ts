@@ -15,8 +15,8 @@
 // inside the functions; no Pulumi values.
 import * as pulumi from '@pulumi/pulumi';
 import type { BootRestore, EgressException, MoatConnLimits } from '../config';
-import { formatDrift, moatDrift, renderMoatRules, type MoatRulesPlan } from '../spec/firewall';
-import { moatFiles, renderInstallScript, renderRemoveScript, type MoatTarget } from '../spec/moatHost';
+import { formatDrift, moatDrift, renderMoatRules, type MoatRulesPlan } from '../model/firewall';
+import { moatFiles, renderInstallScript, renderRemoveScript, type MoatTarget } from '../model/moatHost';
 import { readLiveMoat, resolveResolvers, runOnHost } from './moatExec';
 
 export interface MoatRulesInputs {

@@ -2,7 +2,7 @@
 // prisoner can write, and the volumes only one service mounts (the gateway's certificate).
 import * as docker from '@pulumi/docker';
 import * as pulumi from '@pulumi/pulumi';
-import type { VolumeSpec } from '../spec';
+import type { VolumeSpec } from '../model';
 import { volumeArgs } from './dockerArgs';
 
 export interface JailVolumesArgs {

@@ -1,9 +1,9 @@
 // The Warden: the internal scan network and the three containers of the workspace scanner
-// (infra/spec/warden.ts says who gets what). Everything of the prisoner depends on this component,
+// (infra/model/warden.ts says who gets what). Everything of the prisoner depends on this component,
 // so the warden is watching before the prisoner first runs.
 import * as docker from '@pulumi/docker';
 import * as pulumi from '@pulumi/pulumi';
-import type { ContainerSpec, NetworkSpec } from '../spec';
+import type { ContainerSpec, NetworkSpec } from '../model';
 import { networkArgs } from './dockerArgs';
 import { Clamd, Freshclam, WardenProcess, type JailContainerArgs } from './jailContainer';
 

@@ -348,7 +348,7 @@ describe('the prisoner attacks from inside the cell', () => {
   it('shares no namespace with the host', async () => {
     const info = (await jail.deployment.inspect(cellName)) as { HostConfig: Record<string, unknown> };
     const hc = info.HostConfig;
-    // The cell's one network is the gateway's namespace (infra/spec/gateway.ts).
+    // The cell's one network is the gateway's namespace (infra/model/gateway.ts).
     expect(String(hc.NetworkMode)).toMatch(/^container:/);
     expect(hc).toMatchObject({ PidMode: '', IpcMode: 'private', UTSMode: '', UsernsMode: '', Privileged: false, ReadonlyRootfs: true });
     expect(hc.Devices ?? []).toEqual([]);

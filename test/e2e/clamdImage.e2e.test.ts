@@ -6,7 +6,7 @@ import * as crypto from 'crypto';
 import { containerCreateBody } from './deployer';
 import { seedSignatures, testJail, type TestJail } from './testJail';
 import { hdbLines, signatureOf } from '../../warden/test/clamd-harness';
-import type { ContainerSpec } from '../../infra/spec';
+import type { ContainerSpec } from '../../infra/model';
 
 jest.setTimeout(5 * 60_000);
 

@@ -6,7 +6,7 @@ import * as os from 'os';
 import * as path from 'path';
 import * as yaml from 'js-yaml';
 import { REPO_ROOT } from '../../infra/paths';
-import { renderRemoveScript } from '../../infra/spec/moatHost';
+import { renderRemoveScript } from '../../infra/model/moatHost';
 import { run } from '../helpers/run';
 
 jest.setTimeout(40 * 60_000);

@@ -7,7 +7,7 @@ import { promisify } from 'util';
 import * as path from 'path';
 import type { JailSecrets } from '../../infra/config';
 import { REPO_ROOT } from '../../infra/paths';
-import { pidsLimitScript, type ContainerSpec, type ImageSpec, type JailSpec, type NetworkSpec } from '../../infra/spec';
+import { pidsLimitScript, type ContainerSpec, type ImageSpec, type JailSpec, type NetworkSpec } from '../../infra/model';
 import { Engine, socketPathOf } from './engine';
 import { tarOf } from './tar';
 

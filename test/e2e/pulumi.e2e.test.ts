@@ -6,8 +6,8 @@
 import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
-import { moatChainNames } from '../../infra/spec/firewall';
-import { moatPaths, renderRemoveScript } from '../../infra/spec/moatHost';
+import { moatChainNames } from '../../infra/model/firewall';
+import { moatPaths, renderRemoveScript } from '../../infra/model/moatHost';
 import { REPO_ROOT } from '../../infra/paths';
 import { EICAR } from '../../warden/test/clamd-harness';
 import { run } from '../helpers/run';

@@ -13,7 +13,7 @@ import { spawn, type ChildProcess } from 'child_process';
 import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
-import { moatChainNames } from '../../infra/spec/firewall';
+import { moatChainNames } from '../../infra/model/firewall';
 import { PulumiSandbox, type RunResult as PulumiRun } from './pulumiCli';
 import { steps } from '../helpers/run';
 import { RemoteDockerHost, run, STANDIN_IMAGES } from './remoteHost';

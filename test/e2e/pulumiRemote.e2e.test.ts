@@ -8,8 +8,8 @@
 import { spawn, type ChildProcess } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import { moatChainNames } from '../../infra/spec/firewall';
-import { moatPaths } from '../../infra/spec/moatHost';
+import { moatChainNames } from '../../infra/model/firewall';
+import { moatPaths } from '../../infra/model/moatHost';
 import { clawjailWith } from './cli';
 import { PulumiSandbox, type RunResult as PulumiRun } from './pulumiCli';
 import { steps } from '../helpers/run';

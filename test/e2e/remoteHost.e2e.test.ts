@@ -4,7 +4,7 @@
 import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
-import { hostShellArgv } from '../../infra/spec/moatHost';
+import { hostShellArgv } from '../../infra/model/moatHost';
 import { RemoteDockerHost, run, STANDIN_IMAGES } from './remoteHost';
 
 jest.setTimeout(10 * 60_000);

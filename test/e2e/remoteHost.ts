@@ -12,7 +12,7 @@
 // known_hosts file, and an ssh client config (`-F`) for the remote address. `env` puts a wrapper
 // `ssh` (exec /usr/bin/ssh -F <config> "$@") first on PATH: the docker CLI (`ssh ... docker system
 // dial-stdio`), the Go docker client of the Pulumi docker provider (the same connection helper) and
-// the moat's `ssh -o BatchMode=yes -- <addr> sh -s` (infra/spec/moatHost.ts hostShellArgv) all run
+// the moat's `ssh -o BatchMode=yes -- <addr> sh -s` (infra/model/moatHost.ts hostShellArgv) all run
 // `ssh` from PATH, and none of them passes -F, so all three pick the wrapper up unchanged.
 // `sshOpts` (["-F", config]) is there for clients that take ssh flags (docker provider `sshOpts`).
 //

@@ -2,7 +2,7 @@
 // pulumiMoatUpdate.e2e.test.ts): the stack's objects on the remote engine, its signature volume
 // filled there, and a scrub of whatever a failed run left.
 import * as crypto from 'crypto';
-import { renderRemoveScript } from '../../infra/spec/moatHost';
+import { renderRemoveScript } from '../../infra/model/moatHost';
 import { hdbLines, testSignatures } from '../../warden/test/clamd-harness';
 import { PulumiSandbox } from './pulumiCli';
 import { RemoteDockerHost, run } from './remoteHost';

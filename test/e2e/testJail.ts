@@ -6,7 +6,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { hostBuildArgs } from '../../infra/buildArgs';
 import { parseConfig, type JailConfig, type JailSecrets } from '../../infra/config';
-import { buildJailSpec, jailNames, type ContainerSpec, type JailSpec, type Role } from '../../infra/spec';
+import { buildJailSpec, jailNames, type ContainerSpec, type JailSpec, type Role } from '../../infra/model';
 import { hdbLines, testSignatures } from '../../warden/test/clamd-harness';
 import { JailDeployment } from './deployer';
 import type { Engine } from './engine';

@@ -6,7 +6,7 @@ import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
 import { generateCertificate } from '../../gateway/src/cert';
-import { GATEWAY_INTERNAL_PORT } from '../../infra/spec';
+import { GATEWAY_INTERNAL_PORT } from '../../infra/model';
 import { clawjail } from './cli';
 import { testJail, type TestJail } from './testJail';
 

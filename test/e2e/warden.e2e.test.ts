@@ -6,7 +6,7 @@ import * as fs from 'fs';
 import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
-import { CLAMD_PORT, WARDEN_JAIL_DIR } from '../../infra/spec';
+import { CLAMD_PORT, WARDEN_JAIL_DIR } from '../../infra/model';
 import { EICAR } from '../../warden/test/clamd-harness';
 import { clawjail } from './cli';
 import { testJail, type TestJail } from './testJail';

@@ -8,7 +8,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { REPO_ROOT } from '../../infra/paths';
-import { egressFiles } from '../../infra/spec/egressPolicy';
+import { egressFiles } from '../../infra/model/egressPolicy';
 import { A, FIXTURES, nonce, run, STANDIN_NODE, type Probe, type ProbeResult } from '../moat/lab';
 import { GateLab, NAMES, type ContainerClock, type GateResult } from './gateLab';
 

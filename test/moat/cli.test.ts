@@ -4,7 +4,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { run } from '../../cli/commands/moat';
 import { loadStackConfig } from '../../infra/stackFile';
-import { moatRulesPlan, renderMoatRules } from '../../infra/spec/firewall';
+import { moatRulesPlan, renderMoatRules } from '../../infra/model/firewall';
 
 function io() {
   const out: string[] = [];

@@ -1,7 +1,7 @@
 // The moat's stack settings.
 import * as path from 'path';
 import { ConfigError, CONFIG_DEFAULTS, parseConfig, parseEgressException, SECRET_KEYS } from '../../infra/config';
-import { MOAT_CONN_LIMIT_DEFAULTS, moatRulesPlan } from '../../infra/spec/firewall';
+import { MOAT_CONN_LIMIT_DEFAULTS, moatRulesPlan } from '../../infra/model/firewall';
 import { loadStackConfig, readStackRaw } from '../../infra/stackFile';
 
 const SECRETS = Object.fromEntries(SECRET_KEYS.map((k) => [k, 'x'.repeat(48)]));

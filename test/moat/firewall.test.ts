@@ -17,7 +17,7 @@ import {
   splitFamilies,
   tokenizeRule,
   type MoatRulesPlan,
-} from '../../infra/spec/firewall';
+} from '../../infra/model/firewall';
 
 const plan: MoatRulesPlan = {
   namePrefix: 'clawjail',

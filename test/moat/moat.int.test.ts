@@ -7,8 +7,8 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { REPO_ROOT } from '../../infra/paths';
-import { moatTag, renderMoatRules, moatRulesPlan, splitFamilies } from '../../infra/spec/firewall';
-import { moatPaths } from '../../infra/spec/moatHost';
+import { moatTag, renderMoatRules, moatRulesPlan, splitFamilies } from '../../infra/model/firewall';
+import { moatPaths } from '../../infra/model/moatHost';
 import { readMoat, moatRulesProvider, type MoatRulesState } from '../../infra/components/moatRules';
 import { A, MoatLab, nonce, run, type Probe, type ProbeResult } from './lab';
 

@@ -1,5 +1,5 @@
 // What the moat installs and runs on the Docker host: pure renders of the scripts and units.
-import { renderMoatRules, type MoatRulesPlan } from '../../infra/spec/firewall';
+import { renderMoatRules, type MoatRulesPlan } from '../../infra/model/firewall';
 import {
   hostShellArgv,
   moatFiles,
@@ -14,7 +14,7 @@ import {
   renderRemoveScript,
   renderResolversScript,
   renderSystemdUnit,
-} from '../../infra/spec/moatHost';
+} from '../../infra/model/moatHost';
 
 const plan: MoatRulesPlan = { namePrefix: 'clawjail', bridgeName: 'clawjail0', subnet: '172.29.77.0/24', resolvers: ['10.255.255.53'], exceptions: [] };
 const rules = renderMoatRules(plan);

@@ -12,8 +12,8 @@ import {
   type MoatRulesInputs,
   type MoatRulesState,
 } from '../../infra/components/moatRules';
-import { renderMoatRules } from '../../infra/spec/firewall';
-import { cellNetworkSpec } from '../../infra/spec/network';
+import { renderMoatRules } from '../../infra/model/firewall';
+import { cellNetworkSpec } from '../../infra/model/network';
 
 const config = (raw: Record<string, string> = {}) => parseConfig({ dnsResolvers: '["10.255.255.53"]', ...raw }, { requireSecrets: false }).config;
 const inputsOf = (raw: Record<string, string> = {}): MoatRulesInputs => {

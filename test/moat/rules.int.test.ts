@@ -7,9 +7,9 @@ import { parseConfig } from '../../infra/config';
 import { moatRulesInputs } from '../../infra/components/moat';
 import { readLiveMoat, resolveResolvers, runOnHost } from '../../infra/components/moatExec';
 import { applyMoat, readMoat, removeMoat, type MoatRulesInputs } from '../../infra/components/moatRules';
-import { hostResolvers, moatDrift, moatRulesPlan, renderMoatRules } from '../../infra/spec/firewall';
-import { moatPaths, type MoatTarget } from '../../infra/spec/moatHost';
-import { cellNetworkSpec } from '../../infra/spec/network';
+import { hostResolvers, moatDrift, moatRulesPlan, renderMoatRules } from '../../infra/model/firewall';
+import { moatPaths, type MoatTarget } from '../../infra/model/moatHost';
+import { cellNetworkSpec } from '../../infra/model/network';
 import { run } from './lab';
 
 jest.setTimeout(60_000);

@@ -1,9 +1,9 @@
 // The egress gate in the pure spec (cellEgress allowlist, the default): who is on which network at
 // which address, what the moat lets out, what the cell and the gate are told.
 import { parseConfig } from '../../infra/config';
-import { buildJailSpec } from '../../infra/spec';
-import { egressPolicyDocument, egressPolicyWriteScript, openclawGatedConfig, parseEgressPolicy, PLACEHOLDER_KEY } from '../../infra/spec/egress';
-import { BLOCKED_V4, moatRulesPlan, renderMoatRules } from '../../infra/spec/firewall';
+import { buildJailSpec } from '../../infra/model';
+import { egressPolicyDocument, egressPolicyWriteScript, openclawGatedConfig, parseEgressPolicy, PLACEHOLDER_KEY } from '../../infra/model/egress';
+import { BLOCKED_V4, moatRulesPlan, renderMoatRules } from '../../infra/model/firewall';
 
 const TOKEN = 't'.repeat(40);
 const KEY = 'sk-test-' + 'k'.repeat(40);

@@ -3,7 +3,7 @@
 // provider's `host`; its legacy builder builds on the provider's own client, so the stack always
 // asks for that one (test/e2e/pulumiRemote.e2e.test.ts proves it on a remote host).
 import { imageArgs } from '../../infra/components/dockerArgs';
-import type { ImageSpec } from '../../infra/spec';
+import type { ImageSpec } from '../../infra/model';
 
 const spec: ImageSpec = {
   name: 'cjunit/gateway:0.1.0',

@@ -127,7 +127,7 @@ describe('the program under Pulumi mocks', () => {
   it('creates the cell stopped and starts it only after the pids limit is set', () => {
     const cell = cellOf(run.resources);
     expect(cell.props.start).toBe(false);
-    // infra/components/containerStart.ts runs pidsLimitScript (infra/spec/pids.ts) with these.
+    // infra/components/containerStart.ts runs pidsLimitScript (infra/model/pids.ts) with these.
     const start = run.resources.find((r) => r.type === DYNAMIC && r.props.container === 'clawjail-cell');
     expect(start?.props).toMatchObject({ container: 'clawjail-cell', pidsLimit: 256, dockerHost: 'unix:///var/run/docker.sock' });
     expect(start?.props.containerId).toBe(`${cellOf(run.resources).name}-id`);

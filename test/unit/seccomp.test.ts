@@ -20,7 +20,7 @@ import {
   deniedSyscalls,
   seccompVerdict,
   type SeccompProfile,
-} from '../../infra/spec/seccomp';
+} from '../../infra/model/seccomp';
 
 const profile = cellSeccompProfile();
 const verdict = (name: string, args: number[] = []) => seccompVerdict(profile, name, args);

@@ -1,6 +1,6 @@
 import { hostInCidr, parseConfig } from '../../infra/config';
-import { buildJailSpec, gatewayUrl, parseContainerRunState, pidsLimitScript, shellQuote } from '../../infra/spec';
-import { FOLLOW_OWNER_SCRIPT } from '../../infra/spec/cell';
+import { buildJailSpec, gatewayUrl, parseContainerRunState, pidsLimitScript, shellQuote } from '../../infra/model';
+import { FOLLOW_OWNER_SCRIPT } from '../../infra/model/cell';
 
 const TOKEN = 't'.repeat(40);
 const specOf = (raw: Record<string, string> = {}) => buildJailSpec(parseConfig({ openclawToken: TOKEN, gatewayToken: TOKEN, ...raw }).config);

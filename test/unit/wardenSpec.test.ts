@@ -1,7 +1,7 @@
 // The warden's three containers and its network, as the spec declares them.
 import { describe, expect, it } from '@jest/globals';
 import { parseConfig } from '../../infra/config';
-import { buildJailSpec, type ContainerSpec, type Role } from '../../infra/spec';
+import { buildJailSpec, type ContainerSpec, type Role } from '../../infra/model';
 
 const TOKEN = 't'.repeat(40);
 const specOf = (raw: Record<string, string> = {}) => buildJailSpec(parseConfig({ openclawToken: TOKEN, gatewayToken: TOKEN, ...raw }).config);

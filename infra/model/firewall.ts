@@ -100,7 +100,7 @@ export const BLOCKED_V4: readonly { cidr: string; what: string }[] = [
 
 /**
  * Every IPv4 network the moat drops for a stack: the built-in ranges, then clawjail:moatExtraBlocked.
- * The one list the stack hands the egress gate too (EGRESS_EXTRA_BLOCKED, infra/spec/egress.ts):
+ * The one list the stack hands the egress gate too (EGRESS_EXTRA_BLOCKED, infra/model/egress.ts):
  * the gate's own copy (egress/src/addresses.ts, its image is built from egress/ alone) is only its
  * fallback, and egress/test/addresses.test.ts keeps that copy equal to BLOCKED_V4.
  */

@@ -74,7 +74,7 @@ export function cellContainerSpec(config: JailConfig): ContainerSpec {
       NO_UPDATE_NOTIFIER: '1',
       NPM_CONFIG_UPDATE_NOTIFIER: 'false',
       // cellEgress allowlist: where the gate is, for the tools that honour it. The kernel is what
-      // enforces the gate (infra/spec/egress.ts); these only make the way out usable.
+      // enforces the gate (infra/model/egress.ts); these only make the way out usable.
       ...cellProxyEnv(config),
       ...(c.egress === 'allowlist' ? { CLAWJAIL_OPENCLAW_CONFIG: JSON.stringify(openclawGatedConfig(config)) } : {}),
     },
@@ -108,7 +108,7 @@ export function cellContainerSpec(config: JailConfig): ContainerSpec {
         readOnly: false,
       },
     ],
-    // The gateway owns the network namespace (infra/spec/gateway.ts); the cell joins it.
+    // The gateway owns the network namespace (infra/model/gateway.ts); the cell joins it.
     networks: [],
     networkMode: `container:${names.gatewayContainer}`,
     dns: [],
