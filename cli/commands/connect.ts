@@ -11,13 +11,10 @@ import * as readline from 'readline';
 import type WebSocket from 'ws';
 import { normalizeFingerprint } from '../../gateway/src/cert';
 import { FingerprintMismatchError, GatewayRefusedError, openPinnedWebSocket, parseGatewayUrl } from '../../gateway/src/pinned';
+import type { CliIO } from '../io';
+import { HELP_OPTION, optionsHelp, parseCommandLine, UsageError, type OptionDefs } from '../args';
 
-export interface CliIo {
-  stdin: NodeJS.ReadableStream;
-  stdout: NodeJS.WritableStream;
-  stderr: NodeJS.WritableStream;
-  env?: Record<string, string | undefined>;
-}
+export type CliIo = CliIO;
 
 /** What `--stack NAME` resolves to (from the stack's outputs). */
 export interface StackTarget {
@@ -40,20 +37,25 @@ export function setStackResolver(resolver: StackResolver | undefined): void {
 
 export const EXIT = { ok: 0, failed: 1, usage: 2, fingerprintMismatch: 3, refused: 4 } as const;
 
+const OPTIONS = {
+  stack: { type: 'string', value: 'NAME', help: "take URL and fingerprint from the stack's outputs" },
+  fingerprint: { type: 'string', value: 'FP', help: 'SHA-256 fingerprint the gateway certificate must have (AB:CD:...)' },
+  'token-file': { type: 'string', value: 'FILE', help: 'operator token (or env CLAWJAIL_TOKEN_FILE)' },
+  send: { type: 'string', value: 'JSON', help: 'send one message, print the first answer, exit (0 if ok)' },
+  raw: { type: 'boolean', help: 'no OpenClaw handshake: plain WebSocket messages' },
+  'upstream-token-file': { type: 'string', value: 'FILE', help: "OpenClaw's own token for the connect request (default: none, the\ngateway adds it when configured with GATEWAY_UPSTREAM_TOKEN_FILE)" },
+  scopes: { type: 'string', value: 'LIST', help: 'operator scopes to request (default operator.read,operator.write)' },
+  timeout: { type: 'string', value: 'MS', help: 'connect/answer timeout (default 15000)' },
+  ...HELP_OPTION,
+} satisfies OptionDefs;
+
 export const USAGE = `usage: clawjail connect [URL] [--stack NAME | --fingerprint FP] [--token-file FILE]
                         [--send JSON] [--raw] [--upstream-token-file FILE] [--scopes LIST] [--timeout MS]
 
-  URL                        wss://host:port of the clawjail gateway (https:// and host:port accepted)
-  --stack NAME               take URL and fingerprint from the stack's outputs
-  --fingerprint FP           SHA-256 fingerprint the gateway certificate must have (AB:CD:...)
-  --token-file FILE          operator token (or env CLAWJAIL_TOKEN_FILE)
-  --send JSON                send one message, print the first answer, exit (0 if ok)
-  --raw                      no OpenClaw handshake: plain WebSocket messages
-  --upstream-token-file FILE OpenClaw's own token for the connect request (default: none, the
-                             gateway adds it when configured with GATEWAY_UPSTREAM_TOKEN_FILE)
-  --scopes LIST              operator scopes to request (default operator.read,operator.write)
-  --timeout MS               connect/answer timeout (default 15000)
+  URL   wss://host:port of the clawjail gateway (https:// and host:port accepted)
 
+options:
+${optionsHelp(OPTIONS)}
 Interactive mode reads one message per line from stdin: a JSON frame, or "METHOD [JSON-params]"
 (e.g. "health" or "status {}"); every frame received is printed as one JSON line.
 Exit codes: 0 ok, 1 failed, 2 usage, 3 certificate fingerprint mismatch, 4 refused by the gateway.`;
@@ -71,51 +73,27 @@ interface Options {
   help: boolean;
 }
 
-class UsageError extends Error {}
-
-const VALUE_FLAGS = new Set(['--stack', '--fingerprint', '--token-file', '--upstream-token-file', '--send', '--scopes', '--timeout']);
-
 export function parseArgs(argv: string[], env: Record<string, string | undefined> = {}): Options {
-  const o: Options = { raw: false, scopes: ['operator.read', 'operator.write'], timeoutMs: 15_000, help: false };
-  const positional: string[] = [];
-  // Given at all, in either spelling (`--fingerprint AB` or `--fingerprint=AB`): what the
-  // exclusivity with --stack is about, whatever the value.
-  let fingerprintGiven = false;
-  for (let i = 0; i < argv.length; i++) {
-    let arg = argv[i];
-    let val: string | undefined;
-    const eq = arg.indexOf('=');
-    if (arg.startsWith('--') && eq > 0) {
-      val = arg.slice(eq + 1);
-      arg = arg.slice(0, eq);
-    }
-    if (VALUE_FLAGS.has(arg)) {
-      if (val === undefined) {
-        if (i + 1 >= argv.length) throw new UsageError(`${arg} needs a value`);
-        val = argv[++i];
-      }
-      switch (arg) {
-        case '--stack': o.stack = val; break;
-        case '--fingerprint': o.fingerprint = val; fingerprintGiven = true; break;
-        case '--token-file': o.tokenFile = val; break;
-        case '--upstream-token-file': o.upstreamTokenFile = val; break;
-        case '--send': o.send = val; break;
-        case '--scopes': o.scopes = val.split(',').map((s) => s.trim()).filter(Boolean); break;
-        case '--timeout':
-          if (!/^\d+$/.test(val) || Number(val) < 100) throw new UsageError('--timeout must be a number of milliseconds >= 100');
-          o.timeoutMs = Number(val);
-          break;
-      }
-    } else if (arg === '--raw') o.raw = true;
-    else if (arg === '--help' || arg === '-h') o.help = true;
-    else if (arg.startsWith('-')) throw new UsageError(`unknown option ${arg}`);
-    else positional.push(arg);
+  const { values: v, positionals } = parseCommandLine(argv, OPTIONS);
+  if (positionals.length > 1) throw new UsageError(`expected at most one URL, got ${positionals.length}`);
+  const o: Options = {
+    raw: v.raw ?? false,
+    scopes: v.scopes === undefined ? ['operator.read', 'operator.write'] : v.scopes.split(',').map((x) => x.trim()).filter(Boolean),
+    timeoutMs: 15_000,
+    help: v.help ?? false,
+    url: positionals[0] ?? env.CLAWJAIL_URL,
+    stack: v.stack,
+    fingerprint: v.fingerprint ?? (v.stack ? undefined : env.CLAWJAIL_FINGERPRINT),
+    tokenFile: v['token-file'] ?? env.CLAWJAIL_TOKEN_FILE,
+    upstreamTokenFile: v['upstream-token-file'],
+    send: v.send,
+  };
+  if (v.timeout !== undefined) {
+    if (!/^\d+$/.test(v.timeout) || Number(v.timeout) < 100) throw new UsageError('--timeout must be a number of milliseconds >= 100');
+    o.timeoutMs = Number(v.timeout);
   }
-  if (positional.length > 1) throw new UsageError(`expected at most one URL, got ${positional.length}`);
-  o.url = positional[0] ?? env.CLAWJAIL_URL;
-  o.fingerprint = o.fingerprint ?? (o.stack ? undefined : env.CLAWJAIL_FINGERPRINT);
-  o.tokenFile = o.tokenFile ?? env.CLAWJAIL_TOKEN_FILE;
-  if (o.stack && fingerprintGiven) throw new UsageError('--stack and --fingerprint are exclusive');
+  // Given at all, in either spelling: the stack's own fingerprint must never silently replace it.
+  if (v.stack !== undefined && v.fingerprint !== undefined) throw new UsageError('--stack and --fingerprint are exclusive');
   return o;
 }
 
@@ -139,7 +117,7 @@ function readSecret(file: string, what: string): string {
   return token;
 }
 
-function write(stream: NodeJS.WritableStream, text: string): void {
+function write(stream: { write(s: string): unknown }, text: string): void {
   stream.write(text.endsWith('\n') ? text : text + '\n');
 }
 

@@ -7,23 +7,45 @@
 // updates the stack's clawjail:egressAllow/egressDeny (through scripts/pulumi.sh), then the proxy.
 import * as fs from 'fs';
 import * as path from 'path';
+import type { OutputIO } from '../io';
+import { HELP_OPTION, optionsHelp, parseCommandLine, UsageError, type OptionDefs } from '../args';
+export { UsageError } from '../args';
 import { adminRequest, type AdminRequest, type AdminResponse } from '../egressAdmin';
 import { renderLog, safeText, splitLines } from '../egressLog';
 import { CONFIG_KEYS, DurationError, EntryError, formatDuration, mergePolicyLists, normalizeEntry, parseDuration, pulumiConfigSetArgs, type PolicyLists } from '../egressPolicy';
 import { readStackPolicyLists, resolveStackEgress, runPulumiScript, type PulumiRunner } from '../egressStack';
 
-export interface EgressIO {
-  stdout: { write(s: string): unknown };
-  stderr: { write(s: string): unknown };
-}
+export type EgressIO = OutputIO;
 
 const SUBCOMMANDS = ['log', 'pending', 'status', 'allow', 'deny'] as const;
 type Subcommand = (typeof SUBCOMMANDS)[number];
 
-const WHERE = `  --stack NAME     the egress state volume (<prefix>-egress-state) of that stack on this
-                   machine's Docker engine (default: dev; reading it takes root)
-  --dir DIR        the egress state directory itself (a proxy run as a plain process)
-  --help, -h       this text`;
+const OPTIONS = {
+  denied: { type: 'boolean', help: 'denials only' },
+  follow: { type: 'boolean', short: 'f', help: 'keep printing new decisions (across log rotation) until interrupted (Ctrl-C)' },
+  json: { type: 'boolean', help: "as JSON (log: one object per line, as the proxy wrote it; else the proxy's answer)" },
+  lines: { type: 'string', short: 'n', value: 'N', help: 'only the last N decisions (default: all; with --follow: 20)' },
+  for: { type: 'string', value: 'DURATION', help: 'a temporary allow, in the proxy\'s memory only (the stack config is not\ntouched): 90s, 30m, 2h, 1d, 1h30m; at most 30 days' },
+  stack: { type: 'string', value: 'NAME', help: "the egress state volume (<prefix>-egress-state) of that stack on this\nmachine's Docker engine (default: dev; reading it takes root)" },
+  dir: { type: 'string', value: 'DIR', help: 'the egress state directory itself (a proxy run as a plain process)' },
+  ...HELP_OPTION,
+} satisfies OptionDefs;
+type OptionName = keyof typeof OPTIONS;
+
+/** The options of one subcommand: where the state is, and its own. */
+const OWN: Record<Subcommand | 'egress', OptionName[]> = {
+  egress: [],
+  log: ['denied', 'follow', 'json', 'lines'],
+  pending: ['json'],
+  status: ['json'],
+  allow: ['for'],
+  deny: [],
+};
+
+function optionsOf(command: Subcommand | 'egress'): string {
+  const names: OptionName[] = [...OWN[command], 'stack', 'dir', 'help'];
+  return optionsHelp(Object.fromEntries(names.map((n) => [n, OPTIONS[n]])));
+}
 
 const HELP: Record<Subcommand | 'egress', string> = {
   egress: `usage: clawjail egress <command> [options]
@@ -36,8 +58,7 @@ commands:
   deny ENTRY           deny a destination (and close its open tunnels)
 
 options:
-${WHERE}
-
+${optionsOf('egress')}
 An ENTRY is a host name (api.example.org) or *.suffix (*.example.org: its subdomains, not
 itself), with an optional :port; without a port, an allow means 443 only and a deny every port.
 IP addresses, URLs and paths are refused. A permanent allow or a deny of a stack is written to
@@ -50,30 +71,21 @@ Prints the decision log (decisions.jsonl.1, then decisions.jsonl): per decision 
 ALLOW/DENY, kind, host:port, the address used, the rule or the reason, bytes up/down, duration.
 
 options:
-  --denied         denials only
-  --follow, -f     keep printing new decisions (across log rotation) until interrupted (Ctrl-C)
-  --json           one JSON object per line, as the proxy wrote it
-  --lines N, -n N  only the last N decisions (default: all; with --follow: 20)
-${WHERE}
-`,
+${optionsOf('log')}`,
   pending: `usage: clawjail egress pending [--json] [--stack NAME | --dir DIR]
 
 The destinations the proxy refused that have not been allowed or denied since: host:port, how
 often, first and last time, the reason. Decide with \`clawjail egress allow|deny HOST[:PORT]\`.
 
 options:
-  --json           the proxy's answer as JSON
-${WHERE}
-`,
+${optionsOf('pending')}`,
   status: `usage: clawjail egress status [--json] [--stack NAME | --dir DIR]
 
 The allow and deny lists in force, temporary allows with their expiry, open connections,
 pending destinations, and whether the policy file could be read.
 
 options:
-  --json           the proxy's answer as JSON
-${WHERE}
-`,
+${optionsOf('status')}`,
   allow: `usage: clawjail egress allow ENTRY [--for DURATION] [--stack NAME | --dir DIR]
 
 Allows ENTRY (host, *.suffix, optional :port; 443 when no port). Permanent by default: with a
@@ -81,10 +93,7 @@ stack, added to clawjail:egressAllow (and removed from clawjail:egressDeny) thro
 CLI first, then applied live (the proxy rewrites its policy.json). With --dir, live only.
 
 options:
-  --for DURATION   a temporary allow, in the proxy's memory only (the stack config is not
-                   touched): 90s, 30m, 2h, 1d, 1h30m; at most 30 days
-${WHERE}
-`,
+${optionsOf('allow')}`,
   deny: `usage: clawjail egress deny ENTRY [--stack NAME | --dir DIR]
 
 Denies ENTRY (host, *.suffix, optional :port; every port when no port); a deny wins over any
@@ -93,11 +102,9 @@ the Pulumi CLI first, then applied live: removed from the allows and temporary a
 tunnels it matches are closed. With --dir, live only.
 
 options:
-${WHERE}
-`,
+${optionsOf('deny')}`,
 };
 
-export class UsageError extends Error {}
 
 export interface EgressArgs {
   command: Subcommand | null;
@@ -113,43 +120,16 @@ export interface EgressArgs {
   help: boolean;
 }
 
-const ONLY: Record<string, readonly Subcommand[]> = {
-  '--denied': ['log'],
-  '--follow': ['log'],
-  '--lines': ['log'],
-  '--json': ['log', 'pending', 'status'],
-  '--for': ['allow'],
-};
-
 /** The command line, checked (entry and duration included). Pure; throws UsageError. */
 export function parseEgressArgs(argv: string[]): EgressArgs {
-  const a: EgressArgs = { command: null, entry: null, stack: null, dir: null, denied: false, follow: false, json: false, lines: null, seconds: null, help: false };
-  const positional: string[] = [];
-  const seen: string[] = [];
-  let forText: string | null = null;
-  let linesText: string | null = null;
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    const value = (name: string): string => {
-      const eq = arg.indexOf('=');
-      if (arg.startsWith('--') && eq >= 0) return arg.slice(eq + 1);
-      const v = argv[++i];
-      if (v === undefined || (v.startsWith('-') && v !== '-')) throw new UsageError(`${name} needs a value`);
-      return v;
-    };
-    const is = (long: string, short?: string) => arg === long || arg === short || arg.startsWith(`${long}=`);
-    if (arg === '--help' || arg === '-h') a.help = true;
-    else if (arg === '--denied') (a.denied = true), seen.push('--denied');
-    else if (arg === '--follow' || arg === '-f') (a.follow = true), seen.push('--follow');
-    else if (arg === '--json') (a.json = true), seen.push('--json');
-    else if (is('--lines', '-n')) (linesText = value('--lines')), seen.push('--lines');
-    else if (is('--for')) (forText = value('--for')), seen.push('--for');
-    else if (is('--stack')) a.stack = value('--stack');
-    else if (is('--dir')) a.dir = value('--dir');
-    else if (arg === '--') positional.push(...argv.slice(i + 1)), (i = argv.length);
-    else if (arg.startsWith('-') && arg !== '-') throw new UsageError(`unknown option ${arg}`);
-    else positional.push(arg);
-  }
+  const { values: v, positionals: positional } = parseCommandLine(argv, OPTIONS);
+  const a: EgressArgs = {
+    command: null, entry: null, stack: v.stack ?? null, dir: v.dir ?? null, denied: v.denied ?? false, follow: v.follow ?? false,
+    json: v.json ?? false, lines: null, seconds: null, help: v.help ?? false,
+  };
+  const seen = (Object.keys(v) as OptionName[]).filter((k) => !['stack', 'dir', 'help'].includes(k));
+  const forText = v.for ?? null;
+  const linesText = v.lines ?? null;
   const [command, ...rest] = positional;
   if (command !== undefined) {
     if (!(SUBCOMMANDS as readonly string[]).includes(command)) {
@@ -160,7 +140,10 @@ export function parseEgressArgs(argv: string[]): EgressArgs {
   if (a.help) return a;
   if (a.command === null) return a;
   for (const opt of seen) {
-    if (!ONLY[opt].includes(a.command)) throw new UsageError(`${opt} is an option of egress ${ONLY[opt].join('/')}, not of egress ${a.command}`);
+    if (!OWN[a.command].includes(opt)) {
+      const of = SUBCOMMANDS.filter((c) => OWN[c].includes(opt));
+      throw new UsageError(`--${opt} is an option of egress ${of.join('/')}, not of egress ${a.command}`);
+    }
   }
   if (a.stack !== null && a.dir !== null) throw new UsageError('--stack and --dir name the egress state twice; pass one');
   if (a.command === 'allow' || a.command === 'deny') {

@@ -3,37 +3,42 @@
 // browser users, who compare it by hand with the one their browser shows. It sends no token and
 // no application data, so it is safe to point at an untrusted address.
 import { fetchPresentedCertificate, parseGatewayUrl } from '../../gateway/src/pinned';
+import { HELP_OPTION, optionsHelp, parseCommandLine, UsageError, type OptionDefs } from '../args';
 import type { CliIo } from './connect';
+
+const OPTIONS = {
+  timeout: { type: 'string', value: 'MS', help: 'how long to wait for the handshake (default 10000)' },
+  ...HELP_OPTION,
+} satisfies OptionDefs;
 
 export const USAGE = `usage: clawjail fingerprint URL [--timeout MS]
 
 Prints the SHA-256 fingerprint (AB:CD:...) of the TLS certificate presented at URL
 (wss://host:port, https://host:port or host:port). Compare it with the stack output or the
-gateway's log before pinning it; a mismatch means something else answers at that address.`;
+gateway's log before pinning it; a mismatch means something else answers at that address.
+
+options:
+${optionsHelp(OPTIONS)}`;
 
 export async function run(argv: string[], io: CliIo): Promise<number> {
   let url: string | undefined;
   let timeoutMs = 10_000;
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    if (a === '--help' || a === '-h') {
+  try {
+    const { values, positionals } = parseCommandLine(argv, OPTIONS);
+    if (values.help) {
       io.stdout.write(USAGE + '\n');
       return 0;
-    } else if (a === '--timeout' || a.startsWith('--timeout=')) {
-      const v = a.includes('=') ? a.slice(a.indexOf('=') + 1) : argv[++i];
-      if (!v || !/^\d+$/.test(v) || Number(v) < 100) {
-        io.stderr.write('clawjail fingerprint: --timeout must be a number of milliseconds >= 100\n');
-        return 2;
-      }
-      timeoutMs = Number(v);
-    } else if (a.startsWith('-')) {
-      io.stderr.write(`clawjail fingerprint: unknown option ${a}\n${USAGE}\n`);
-      return 2;
-    } else if (url === undefined) url = a;
-    else {
-      io.stderr.write(`clawjail fingerprint: expected one URL\n${USAGE}\n`);
-      return 2;
     }
+    if (values.timeout !== undefined) {
+      if (!/^\d+$/.test(values.timeout) || Number(values.timeout) < 100) throw new UsageError('--timeout must be a number of milliseconds >= 100');
+      timeoutMs = Number(values.timeout);
+    }
+    if (positionals.length > 1) throw new UsageError('expected one URL');
+    url = positionals[0];
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    io.stderr.write(`clawjail fingerprint: ${e.message}\n${USAGE}\n`);
+    return 2;
   }
   url = url ?? io.env?.CLAWJAIL_URL;
   if (!url) {

@@ -7,12 +7,17 @@
 import { ConfigError } from '../../infra/config';
 import { HostCommandError } from '../../infra/components/moatExec';
 import { loadStackConfig, StackFileError } from '../../infra/stackFile';
+import type { OutputIO } from '../io';
+import { HELP_OPTION, optionsHelp, parseCommandLine, UsageError, type OptionDefs } from '../args';
 import { checkMoat, declaredMoat } from '../moatCheck';
 
-export interface MoatIO {
-  stdout: { write(s: string): unknown };
-  stderr: { write(s: string): unknown };
-}
+export type MoatIO = OutputIO;
+
+const OPTIONS = {
+  stack: { type: 'string', value: 'NAME', help: 'the stack whose Pulumi.<NAME>.yaml is read (default: dev)' },
+  cwd: { type: 'string', value: 'DIR', help: 'the directory holding the stack files (default: the clawjail repository)' },
+  ...HELP_OPTION,
+} satisfies OptionDefs;
 
 const HELP = `usage: clawjail moat <command> [options]
 
@@ -23,16 +28,11 @@ commands:
             exit 0 in sync, 1 on drift (the diff is printed), 2 when it cannot be checked
 
 options:
-  --stack NAME   the stack whose Pulumi.<NAME>.yaml is read (default: dev)
-  --cwd DIR      the directory holding the stack files (default: the clawjail repository)
-  --help, -h     this text
-
+${optionsHelp(OPTIONS)}
 The rules are read from and applied on the stack's clawjail:dockerHost: this machine for
 unix://, over ssh for ssh://user@host (with sudo -n when clawjail:moatSudo is "true").
 With clawjail:dnsResolvers "auto", the resolvers are read from that host too.
 `;
-
-class UsageError extends Error {}
 
 interface Args {
   command: 'render' | 'check' | null;
@@ -41,31 +41,18 @@ interface Args {
   help: boolean;
 }
 
-function parseArgs(argv: string[]): Args {
-  const a: Args = { command: null, stack: 'dev', cwd: undefined, help: false };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    const value = (name: string): string => {
-      const eq = arg.indexOf('=');
-      if (eq >= 0) return arg.slice(eq + 1);
-      const v = argv[++i];
-      if (v === undefined || v.startsWith('-')) throw new UsageError(`${name} needs a value`);
-      return v;
-    };
-    if (arg === '--help' || arg === '-h') a.help = true;
-    else if (arg === '--stack' || arg.startsWith('--stack=')) a.stack = value('--stack');
-    else if (arg === '--cwd' || arg.startsWith('--cwd=')) a.cwd = value('--cwd');
-    else if (arg.startsWith('-')) throw new UsageError(`unknown option ${arg}`);
-    else if (a.command === null && (arg === 'render' || arg === 'check')) a.command = arg;
-    else throw new UsageError(`unexpected argument ${JSON.stringify(arg)}`);
-  }
-  return a;
+function parseMoatArgs(argv: string[]): Args {
+  const { values, positionals } = parseCommandLine(argv, OPTIONS);
+  const [command, ...rest] = positionals;
+  if (command !== undefined && command !== 'render' && command !== 'check') throw new UsageError(`unexpected argument ${JSON.stringify(command)}`);
+  if (rest.length) throw new UsageError(`unexpected argument ${JSON.stringify(rest[0])}`);
+  return { command: command ?? null, stack: values.stack ?? 'dev', cwd: values.cwd, help: values.help ?? false };
 }
 
 export async function run(argv: string[], io: MoatIO): Promise<number> {
   let args: Args;
   try {
-    args = parseArgs(argv);
+    args = parseMoatArgs(argv);
   } catch (e) {
     io.stderr.write(`clawjail moat: ${(e as Error).message}\n\n${HELP}`);
     return 2;

@@ -20,13 +20,22 @@ import {
   verifyContent,
 } from '../../warden/src/jail-store';
 import { pathFromRecord, printable, printableText, type RecordedPath } from '../../warden/src/paths';
+import type { CliIO } from '../io';
+import { HELP_OPTION, optionsHelp, parseCommandLine, UsageError, type OptionDefs } from '../args';
 import { resolveStackJail, type StackJail } from '../stackJail';
 
-export interface CliIO {
-  stdout: { write(s: string): unknown };
-  stderr: { write(s: string): unknown };
-  stdin: NodeJS.ReadableStream & { isTTY?: boolean };
-}
+export type { CliIO } from '../io';
+
+const OPTIONS = {
+  jail: { type: 'string', value: 'DIR', help: 'the jail directory' },
+  stack: { type: 'string', value: 'NAME', help: "the jail volume of that stack, on this machine's Docker engine (needs\nroot to read); its workspace becomes the default for --workspace" },
+  cwd: { type: 'string', value: 'DIR', help: 'with --stack: where Pulumi.<NAME>.yaml is (default: the clawjail repository)' },
+  to: { type: 'string', value: 'PATH', help: 'restore: write here instead of the original place' },
+  workspace: { type: 'string', value: 'DIR', help: "restore: put the file back at its place in this workspace, as seen from\nhere (default: $CLAWJAIL_WORKSPACE, else the stack's workspace); restore\nneeds this or --to" },
+  yes: { type: 'boolean', short: 'y', help: 'restore/purge: do not ask (required when stdin is not a terminal)' },
+  json: { type: 'boolean', help: 'list/show: machine-readable output' },
+  ...HELP_OPTION,
+} satisfies OptionDefs;
 
 const HELP = `usage: clawjail quarantine <command> [options]
 
@@ -37,18 +46,7 @@ commands:
   purge ID             delete the entry for good
 
 options:
-  --jail DIR           the jail directory
-  --stack NAME         the jail volume of that stack, on this machine's Docker engine (needs
-                       root to read); its workspace becomes the default for --workspace
-  --cwd DIR            with --stack: where Pulumi.<NAME>.yaml is (default: the clawjail repository)
-  --to PATH            restore: write here instead of the original place
-  --workspace DIR      restore: put the file back at its place in this workspace, as seen from
-                       here (default: $CLAWJAIL_WORKSPACE, else the stack's workspace); restore
-                       needs this or --to
-  --yes, -y            restore/purge: do not ask (required when stdin is not a terminal)
-  --json               list/show: machine-readable output
-  --help, -h           this text
-
+${optionsHelp(OPTIONS)}
 The jail: --jail DIR, else --stack NAME, else $CLAWJAIL_JAIL, else the dev stack's jail volume.
 Every action is appended to <jail>/audit.log. A file restored into a watched workspace is
 scanned again by the warden: restore a false positive elsewhere (--to) or fix the signature.
@@ -67,36 +65,23 @@ interface Args {
   help: boolean;
 }
 
-function parseArgs(argv: string[], env: NodeJS.ProcessEnv): Args {
-  const a: Args = { command: null, id: null, jail: null, stack: null, cwd: undefined, to: null, workspace: env.CLAWJAIL_WORKSPACE || null, yes: false, json: false, help: false };
-  const positional: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    const value = (name: string): string => {
-      const eq = arg.indexOf('=');
-      if (eq >= 0) return arg.slice(eq + 1);
-      const v = argv[++i];
-      if (v === undefined) throw new UsageError(`${name} needs a value`);
-      return v;
-    };
-    if (arg === '--help' || arg === '-h') a.help = true;
-    else if (arg === '--yes' || arg === '-y') a.yes = true;
-    else if (arg === '--json') a.json = true;
-    else if (arg === '--jail' || arg.startsWith('--jail=')) a.jail = value('--jail');
-    else if (arg === '--stack' || arg.startsWith('--stack=')) a.stack = value('--stack');
-    else if (arg === '--cwd' || arg.startsWith('--cwd=')) a.cwd = value('--cwd');
-    else if (arg === '--to' || arg.startsWith('--to=')) a.to = value('--to');
-    else if (arg === '--workspace' || arg.startsWith('--workspace=')) a.workspace = value('--workspace');
-    else if (arg.startsWith('-')) throw new UsageError(`unknown option ${arg}`);
-    else positional.push(arg);
-  }
-  a.command = positional[0] ?? null;
-  a.id = positional[1] ?? null;
-  if (positional.length > 2) throw new UsageError(`unexpected argument ${positional[2]}`);
-  return a;
+function parseQuarantineArgs(argv: string[], env: NodeJS.ProcessEnv): Args {
+  const { values: v, positionals } = parseCommandLine(argv, OPTIONS);
+  if (positionals.length > 2) throw new UsageError(`unexpected argument ${positionals[2]}`);
+  return {
+    command: positionals[0] ?? null,
+    id: positionals[1] ?? null,
+    jail: v.jail ?? null,
+    stack: v.stack ?? null,
+    cwd: v.cwd,
+    to: v.to ?? null,
+    workspace: v.workspace ?? (env.CLAWJAIL_WORKSPACE || null),
+    yes: v.yes ?? false,
+    json: v.json ?? false,
+    help: v.help ?? false,
+  };
 }
 
-class UsageError extends Error {}
 
 export interface QuarantineDeps {
   resolveStackJail: (stack: string, cwd?: string) => Promise<StackJail>;
@@ -124,7 +109,7 @@ export async function run(
 ): Promise<number> {
   let args: Args;
   try {
-    args = parseArgs(argv, env);
+    args = parseQuarantineArgs(argv, env);
   } catch (e) {
     io.stderr.write(`clawjail quarantine: ${(e as Error).message}\n(try --help)\n`);
     return 2;

@@ -5,14 +5,20 @@
 // drifted, the warden degraded, the gateway's address answered by another certificate, the gate
 // not answering), 2 when the stack cannot be read at all.
 import { ConfigError } from '../../infra/config';
+import type { OutputIO } from '../io';
+import { HELP_OPTION, optionsHelp, parseCommandLine, UsageError, type OptionDefs } from '../args';
 import { loadStackConfig, StackFileError } from '../../infra/stackFile';
 import { gatherStatus } from '../statusProbe';
 import { assessStatus, formatStatus } from '../statusReport';
 
-export interface StatusIO {
-  stdout: { write(s: string): unknown };
-  stderr: { write(s: string): unknown };
-}
+export type StatusIO = OutputIO;
+
+const OPTIONS = {
+  stack: { type: 'string', value: 'NAME', help: 'the stack whose Pulumi.<NAME>.yaml is read (default: dev)' },
+  cwd: { type: 'string', value: 'DIR', help: 'the directory holding the stack files (default: the clawjail repository)' },
+  json: { type: 'boolean', help: 'the report as JSON ({stack, time, safe, lines: [{part, level, summary}]})' },
+  ...HELP_OPTION,
+} satisfies OptionDefs;
 
 export const HELP = `usage: clawjail status [--stack NAME] [--cwd DIR] [--json]
 
@@ -26,13 +32,7 @@ exit status: 0 every part in place; 1 a part is failing (cron, monitoring); 2 th
 be read. Reading the firewall takes root on the stack's Docker host, as for \`moat check\`.
 
 options:
-  --stack NAME   the stack whose Pulumi.<NAME>.yaml is read (default: dev)
-  --cwd DIR      the directory holding the stack files (default: the clawjail repository)
-  --json         the report as JSON ({stack, time, safe, lines: [{part, level, summary}]})
-  --help, -h     this text
-`;
-
-class UsageError extends Error {}
+${optionsHelp(OPTIONS)}`;
 
 interface Args {
   stack: string;
@@ -42,24 +42,9 @@ interface Args {
 }
 
 export function parseStatusArgs(argv: string[]): Args {
-  const a: Args = { stack: 'dev', cwd: undefined, json: false, help: false };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    const value = (name: string): string => {
-      const eq = arg.indexOf('=');
-      if (eq >= 0) return arg.slice(eq + 1);
-      const v = argv[++i];
-      if (v === undefined || v.startsWith('-')) throw new UsageError(`${name} needs a value`);
-      return v;
-    };
-    if (arg === '--help' || arg === '-h') a.help = true;
-    else if (arg === '--json') a.json = true;
-    else if (arg === '--stack' || arg.startsWith('--stack=')) a.stack = value('--stack');
-    else if (arg === '--cwd' || arg.startsWith('--cwd=')) a.cwd = value('--cwd');
-    else if (arg.startsWith('-')) throw new UsageError(`unknown option ${arg}`);
-    else throw new UsageError(`unexpected argument ${JSON.stringify(arg)}`);
-  }
-  return a;
+  const { values, positionals } = parseCommandLine(argv, OPTIONS);
+  if (positionals.length) throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}`);
+  return { stack: values.stack ?? 'dev', cwd: values.cwd, json: values.json ?? false, help: values.help ?? false };
 }
 
 export async function run(argv: string[], io: StatusIO): Promise<number> {
