@@ -52,8 +52,8 @@ function ensureBuilt() {
   if (stale(path.join(WARDEN, 'dist', 'main.js'), [path.join(WARDEN, 'src')])) {
     execFileSync(process.execPath, [tsc, '-p', path.join(WARDEN, 'tsconfig.json')], { stdio: 'inherit' });
   }
-  const harness = path.join(WARDEN, 'test', 'dist', 'test', 'clamd-harness.js');
-  if (stale(harness, [path.join(WARDEN, 'test', 'clamd-harness.ts'), path.join(WARDEN, 'test', 'warden-process.ts')])) {
+  const harness = path.join(WARDEN, 'test', 'dist', 'warden', 'test', 'clamd-harness.js');
+  if (stale(harness, [path.join(WARDEN, 'test', 'clamd-harness.ts'), path.join(WARDEN, 'test', 'warden-process.ts'), path.join(WARDEN, '..', 'test', 'helpers', 'wait.ts')])) {
     execFileSync(process.execPath, [tsc, '-p', path.join(WARDEN, 'tsconfig.harness.json')], { stdio: 'inherit' });
   }
 }
@@ -211,8 +211,8 @@ async function run(opts = {}) {
     ...opts,
   };
   ensureBuilt();
-  const H = require(path.join(WARDEN, 'test', 'dist', 'test', 'clamd-harness.js'));
-  const { WardenProcess } = require(path.join(WARDEN, 'test', 'dist', 'test', 'warden-process.js'));
+  const H = require(path.join(WARDEN, 'test', 'dist', 'warden', 'test', 'clamd-harness.js'));
+  const { WardenProcess } = require(path.join(WARDEN, 'test', 'dist', 'warden', 'test', 'warden-process.js'));
   const { ClamdClient } = require(path.join(WARDEN, 'dist', 'clamd-client.js'));
   const { parseEndpoint } = require(path.join(WARDEN, 'dist', 'clamd-protocol.js'));
 

@@ -30,15 +30,9 @@ export function nonce(): string {
   return crypto.randomBytes(12).toString('hex');
 }
 
-export async function waitFor(cond: () => boolean | Promise<boolean>, timeoutMs = 5_000, what = 'condition'): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+import { sleep, waitFor } from '../../test/helpers/wait';
 
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+export { sleep, waitFor };
 
 /** The built-in list with loopback 127/8 replaced by 127.0.0.2/32 (a loopback stand-in for "blocked"). */
 export const TEST_BLOCKED: BlockedRange[] = [

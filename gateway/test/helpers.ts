@@ -201,22 +201,9 @@ export function closed(ws: WebSocket, timeoutMs = 5_000): Promise<{ code: number
   });
 }
 
-export async function waitFor(cond: () => boolean, timeoutMs = 5_000, what = 'condition'): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+import { freePort, waitFor } from '../../test/helpers/wait';
 
-/** A closed TCP port on loopback (bound then released). */
-export async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
+export { freePort, waitFor };
 
 /** An HTTPS request pinned with `ca` = the gateway certificate (test-side convenience). */
 export function httpsRequest(

@@ -7,6 +7,7 @@ import { containerCreateBody } from './deployer';
 import { seedSignatures, testJail, type TestJail } from './testJail';
 import { hdbLines, signatureOf } from '../../warden/test/clamd-harness';
 import type { ContainerSpec } from '../../infra/model';
+import { until as waitUntil } from '../helpers/wait';
 
 jest.setTimeout(5 * 60_000);
 
@@ -32,13 +33,9 @@ async function scan(data: Buffer): Promise<string> {
   return r.code === 0 ? r.stdout : `unreachable (${r.code})`;
 }
 
-async function until(what: string, ok: () => Promise<boolean>, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await ok())) {
-    if (Date.now() > deadline) throw new Error(`timed out: ${what}\n${await jail.deployment.logs(NAME).catch(() => '')}`);
-    await new Promise((r) => setTimeout(r, 1000));
-  }
-}
+const until = async (what: string, ok: () => Promise<boolean>, timeoutMs: number): Promise<void> => {
+  await waitUntil(what, ok, timeoutMs, { everyMs: 1000, context: () => jail.deployment.logs(NAME) });
+};
 
 beforeAll(async () => {
   jail = testJail();

@@ -11,6 +11,7 @@ import { moatPaths, renderRemoveScript } from '../../infra/model/moatHost';
 import { REPO_ROOT } from '../../infra/paths';
 import { EICAR } from '../../warden/test/clamd-harness';
 import { run } from '../helpers/run';
+import { until as waitUntil } from '../helpers/wait';
 import { clawjailWith } from './cli';
 import { Engine } from './engine';
 import { PulumiSandbox } from './pulumiCli';
@@ -57,15 +58,7 @@ const prisoner = async (script: string, input?: string | Buffer) => {
   if (r.code !== 0) throw new Error(`in the cell: ${script}: ${r.stderr}`);
   return r.stdout;
 };
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 180_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe().catch(() => undefined);
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 1000));
-  }
-}
+const until = <T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 180_000) => waitUntil(what, probe, timeoutMs, { everyMs: 1000 });
 const LIST: Record<'container' | 'network' | 'volume', string[]> = {
   container: ['ps', '-a', '--format', '{{.Names}}'],
   network: ['network', 'ls', '--format', '{{.Name}}'],

@@ -39,7 +39,7 @@ const IP_FORWARD_MARK = '/run/cjrh-ip_forward.orig';
 
 export { run, type RunResult };
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+import { sleep } from '../helpers/wait';
 const exists = (p: string) => fs.existsSync(p);
 /** Start time of a process (clock ticks since boot), or null when it is gone. */
 function startTime(pid: number): string | null {

@@ -10,6 +10,7 @@ import { CLAMD_PORT, WARDEN_JAIL_DIR } from '../../infra/model';
 import { EICAR } from '../../warden/test/clamd-harness';
 import { clawjail } from './cli';
 import { testJail, type TestJail } from './testJail';
+import { until as waitUntil } from '../helpers/wait';
 
 jest.setTimeout(5 * 60_000);
 
@@ -28,15 +29,8 @@ async function prisoner(script: string, input?: Buffer): Promise<string> {
   return r.stdout;
 }
 
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}\n${(await jail.deployment.logs(warden)).slice(-3000)}`);
-    await new Promise((r) => setTimeout(r, 500));
-  }
-}
+const until = <T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000) =>
+  waitUntil(what, probe, timeoutMs, { everyMs: 500, context: async () => (await jail.deployment.logs(warden)).slice(-3000) });
 
 /** The prisoner's view of the test directory: names, one per line (names here have no newline). */
 const listing = async () => (await prisoner(`ls -A ${DIR}`)).split('\n').filter(Boolean).sort();

@@ -11,6 +11,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { run } from '../../cli/commands/egress';
+import { freePort, sleep, until } from '../helpers/wait';
 
 jest.setTimeout(60_000);
 
@@ -18,22 +19,8 @@ const ROOT = path.resolve(__dirname, '..', '..');
 const EGRESS_DIR = path.join(ROOT, 'egress');
 const MAIN = path.join(EGRESS_DIR, 'dist', 'main.js');
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function waitFor<T>(what: string, probe: () => Promise<T | null | undefined | false> | T | null | undefined | false, ms = 10_000): Promise<T> {
-  const end = Date.now() + ms;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await probe();
-      if (v) return v;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
-    await sleep(50);
-  }
-}
+/** The first truthy value of probe (named waitFor here for its many call sites). */
+const waitFor = <T>(what: string, probe: () => Promise<T | null | undefined | false> | T | null | undefined | false, ms = 10_000) => until(what, probe, ms);
 
 /** A DNS server on 127.0.0.1 that answers every A question with 127.0.0.1 (other types: no answer). */
 async function startFakeDns(): Promise<{ port: number; queries: string[]; close: () => Promise<void> }> {
@@ -64,13 +51,6 @@ async function startFakeDns(): Promise<{ port: number; queries: string[]; close:
   return { port: sock.address().port, queries, close: () => new Promise((resolve) => sock.close(() => resolve())) };
 }
 
-async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
-  const port = (srv.address() as net.AddressInfo).port;
-  await new Promise((resolve) => srv.close(resolve));
-  return port;
-}
 
 interface Refusal {
   status: number;

@@ -52,7 +52,7 @@ export const A = {
 
 export { run, type RunResult };
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+import { sleep } from '../helpers/wait';
 const alive = (p: ChildProcess) => p.exitCode === null && p.signalCode === null;
 
 export interface Probe {

@@ -124,16 +124,9 @@ function defaultParent(): string {
   }
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
+import { freePort } from '../../test/helpers/wait';
+
+export { freePort };
 
 /** Send one null-terminated command, return the reply (null if nothing answered). */
 export function clamdCommand(endpoint: { port?: number | null; socketPath?: string | null }, cmd: string, timeoutMs = 2000): Promise<string | null> {

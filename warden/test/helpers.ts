@@ -6,22 +6,19 @@ import * as path from 'path';
 import { parseConfig, WardenConfig } from '../src/config';
 import { Warden, WardenDeps } from '../src/warden';
 import { createLogger } from '../src/logger';
+import * as shared from '../../test/helpers/wait';
 import { QuarantineRecord } from '../src/jail-store';
 
-export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+export { sleep } from '../../test/helpers/wait';
 
 /** A temp dir named cjw-*; remember to rm it (Sandbox does). */
 export function tempDir(prefix = 'cjw-', parent = os.tmpdir()): string {
-  return fs.mkdtempSync(path.join(parent, prefix));
+  return shared.tempDir(prefix, parent);
 }
 
-export async function waitFor(pred: () => boolean | Promise<boolean>, timeoutMs = 20000, what = 'condition'): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    if (await pred()) return;
-    if (Date.now() > until) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(25);
-  }
+/** waitFor with the warden's longer default: a scan behind a queue takes a while. */
+export function waitFor(pred: () => boolean | Promise<boolean>, timeoutMs = 20000, what = 'condition'): Promise<void> {
+  return shared.waitFor(pred, timeoutMs, what, 25);
 }
 
 export interface AuditLine {

@@ -1,7 +1,7 @@
 import { QueueItem, ScanQueue, ProcessResult } from '../src/scan-queue';
 
 const P = (s: string) => Buffer.from(s);
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+import { sleep } from '../../test/helpers/wait';
 
 function deferred<T = void>() {
   let resolve!: (v: T) => void;
