@@ -21,7 +21,7 @@
 
 import * as fs from 'fs';
 import { FSWatcher, watch as chokidarWatch } from 'chokidar';
-import { joinPath, pathKey } from './paths';
+import { dirnameOf, joinPath, pathKey } from './paths';
 import { walkTree } from './walker';
 
 export interface WatchEvents {
@@ -42,6 +42,8 @@ export interface TreeWatcherOptions {
 export class TreeWatcher {
   private chokidar: FSWatcher | null = null;
   private readonly byteDirs = new Map<string, ByteDir>();
+  /** Watched directories by parent key: forget() costs its subtree, not the whole map. */
+  private readonly children = new Map<string, Set<string>>();
   private pollTimer: NodeJS.Timeout | null = null;
   private closed = false;
   private readonly fdBudget = dirFdBudget(readLimits());
@@ -96,14 +98,34 @@ export class TreeWatcher {
   /** A path that is no longer a watched directory (gone, or replaced): drop its watch and those below it. */
   forget(p: Buffer): void {
     const key = pathKey(p);
-    if (!this.byteDirs.has(key)) return;
-    const below = key.endsWith('/') ? key : key + '/';
-    for (const [k, e] of this.byteDirs) {
-      if (k === key || k.startsWith(below)) {
-        release(e);
-        this.byteDirs.delete(k);
-      }
+    if (!this.byteDirs.has(key) && !this.children.has(key)) return;
+    const stack = [key];
+    while (stack.length) {
+      const k = stack.pop() as string;
+      const kids = this.children.get(k);
+      if (kids) stack.push(...kids);
+      this.removeEntry(k);
     }
+  }
+
+  private addEntry(key: string, e: ByteDir): void {
+    this.byteDirs.set(key, e);
+    const parent = pathKey(dirnameOf(e.dir));
+    if (parent === key) return;
+    let kids = this.children.get(parent);
+    if (!kids) this.children.set(parent, (kids = new Set()));
+    kids.add(key);
+  }
+
+  private removeEntry(key: string): void {
+    const e = this.byteDirs.get(key);
+    if (!e) return;
+    release(e);
+    this.byteDirs.delete(key);
+    const parent = pathKey(dirnameOf(e.dir));
+    const kids = this.children.get(parent);
+    kids?.delete(key);
+    if (kids && kids.size === 0) this.children.delete(parent);
   }
 
   /**
@@ -135,14 +157,15 @@ export class TreeWatcher {
     if (existing) {
       const now = dirIdentity(dir);
       if (now && sameDir(existing, now)) return;
-      this.unwatchBytesDir(dir);
+      // another directory under this name: what was watched below it is stale too
+      this.forget(dir);
     }
     if (this.opts.poll) {
       const id = dirIdentity(dir);
       if (!id) return;
       const entry: ByteDir = { dir, watcher: null, fd: null, snapshot: new Map(), ...id };
       this.snapshotInto(entry, false);
-      this.byteDirs.set(key, entry);
+      this.addEntry(key, entry);
       return;
     }
     if (this.byteDirs.size >= this.fdBudget) {
@@ -167,7 +190,7 @@ export class TreeWatcher {
         else this.ev.onReconcile(dir);
       });
       w.on('error', () => this.unwatchBytesDir(dir));
-      this.byteDirs.set(key, { dir, watcher: w, fd, snapshot: new Map(), dev: st.dev, ino: st.ino });
+      this.addEntry(key, { dir, watcher: w, fd, snapshot: new Map(), dev: st.dev, ino: st.ino });
     } catch (e) {
       fs.closeSync(fd);
       this.ev.onError(e as Error);
@@ -175,11 +198,7 @@ export class TreeWatcher {
   }
 
   unwatchBytesDir(dir: Buffer): void {
-    const key = pathKey(dir);
-    const e = this.byteDirs.get(key);
-    if (!e) return;
-    release(e);
-    this.byteDirs.delete(key);
+    this.removeEntry(pathKey(dir));
   }
 
   /**
@@ -240,6 +259,7 @@ export class TreeWatcher {
     if (this.pollTimer) clearInterval(this.pollTimer);
     for (const e of this.byteDirs.values()) release(e);
     this.byteDirs.clear();
+    this.children.clear();
     if (this.chokidar) await this.chokidar.close();
   }
 }
