@@ -95,12 +95,15 @@ async function containers(config: JailConfig): Promise<ContainerFacts[]> {
   });
 }
 
-/** Runs a small node script inside a container of the jail; its stdout, or the error. */
-async function nodeIn(config: JailConfig, container: string, script: string): Promise<string> {
-  const r = await docker(config.dockerHost, ['exec', container, 'node', '-e', script], 20_000);
+/** Runs a command inside a container of the jail; its stdout, or the error. */
+async function execIn(config: JailConfig, container: string, command: string[]): Promise<string> {
+  const r = await docker(config.dockerHost, ['exec', container, ...command], 20_000);
   if (r.code !== 0) throw new Error(firstLine(r.stderr || r.stdout));
   return r.stdout;
 }
+
+/** A small node script, run with the container's own node. */
+const nodeIn = (config: JailConfig, container: string, script: string) => execIn(config, container, ['node', '-e', script]);
 
 // The scripts read one answer and print it; they run with the container's own node.
 const wardenHealthScript = `require('http').get({host:'127.0.0.1',port:${WARDEN_HEALTH_PORT},path:'/healthz',timeout:5000},(r)=>{let b='';r.on('data',(d)=>b+=d);r.on('end',()=>process.stdout.write(b))}).on('error',(e)=>{console.error(e.message);process.exit(1)})`;
@@ -115,11 +118,7 @@ export async function gatherStatus(stack: string, config: JailConfig, now = new 
     containers(config),
     probe(() => checkMoat(stack, config)),
     probe(async () => JSON.parse(await nodeIn(config, names.wardenContainer, wardenHealthScript)) as WardenHealth),
-    probe(async () => {
-      const r = await docker(config.dockerHost, ['exec', names.gatewayContainer, 'node', '/app/dist/main.js', '--print-fingerprint'], 20_000);
-      if (r.code !== 0) throw new Error(firstLine(r.stderr || r.stdout));
-      return r.stdout.trim();
-    }),
+    probe(async () => (await execIn(config, names.gatewayContainer, ['node', '/app/dist/main.js', '--print-fingerprint'])).trim()),
     probe(async () => {
       const h = JSON.parse(await nodeIn(config, names.gatewayContainer, gatewayHealthScript)) as { sessions?: unknown };
       if (typeof h.sessions !== 'number') throw new Error('this gateway does not report its sessions');
