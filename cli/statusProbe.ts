@@ -3,7 +3,7 @@
 // one TLS handshake with the gateway. Each probe that fails is a fact too, never a crash.
 import { execFile } from 'child_process';
 import type { JailConfig } from '../infra/config';
-import { buildJailSpec, EGRESS_STATE_DIR, gatewayUrl, GATEWAY_INTERNAL_PORT, jailNames } from '../infra/model';
+import { buildJailSpec, EGRESS_STATE_DIR, gatewayLoginUrl, gatewayUrl, GATEWAY_INTERNAL_PORT, jailNames } from '../infra/model';
 import { egressFiles } from '../infra/model/egressPolicy';
 import { WARDEN_HEALTH_PORT } from '../infra/model/warden';
 import { fetchPresentedCertificate, parseGatewayUrl } from '../gateway/src/pinned';
@@ -114,7 +114,10 @@ export async function gatherStatus(stack: string, config: JailConfig, now = new 
   const names = jailNames(config);
   const url = gatewayUrl(config);
   const local = config.dockerHost.startsWith('unix://');
-  const [cs, moat, warden, served, sessions, presented, pending] = await Promise.all([
+  const loginUrl = gatewayLoginUrl(config);
+  const presentedAt = (where: () => { host: string; port: number }) =>
+    probe(async () => (await fetchPresentedCertificate({ ...where(), timeoutMs: 10_000 })).fingerprint);
+  const [cs, moat, warden, served, sessions, presented, presentedLogin, pending] = await Promise.all([
     containers(config),
     probe(() => checkMoat(stack, config)),
     probe(async () => JSON.parse(await nodeIn(config, names.wardenContainer, wardenHealthScript)) as WardenHealth),
@@ -125,12 +128,8 @@ export async function gatherStatus(stack: string, config: JailConfig, now = new 
       return h.sessions;
     }),
     // The URL names this host's loopback or the bridge: dialled only when the engine is this machine's.
-    local
-      ? probe(async () => {
-          const t = parseGatewayUrl(url);
-          return (await fetchPresentedCertificate({ host: t.host, port: t.port, timeoutMs: 10_000 })).fingerprint;
-        })
-      : Promise.resolve(null),
+    local ? presentedAt(() => parseGatewayUrl(url)) : Promise.resolve(null),
+    local ? presentedAt(() => ({ host: new URL(loginUrl).hostname, port: Number(new URL(loginUrl).port) })) : Promise.resolve(null),
     config.cell.egress === 'allowlist'
       ? probe(async () => {
           const r = JSON.parse(await nodeIn(config, names.egressContainer, egressPendingScript)) as { ok?: boolean; error?: string; pending?: unknown[] };
@@ -146,7 +145,7 @@ export async function gatherStatus(stack: string, config: JailConfig, now = new 
     moat,
     warden,
     signatures: config.warden.signatures,
-    gateway: { url, served, presented, sessions },
+    gateway: { url, served, presented, loginUrl, presentedLogin, sessions },
     egress: { mode: config.cell.egress, pending },
   };
 }

@@ -50,6 +50,9 @@ export interface GatewayFacts {
   served: Probe<string>;
   /** What answers at the URL from here; null when not checked from this machine (a remote host). */
   presented: Probe<string> | null;
+  /** The login page's URL and what answers there (the same certificate, on its own port). */
+  loginUrl: string;
+  presentedLogin: Probe<string> | null;
   sessions: Probe<number>;
 }
 
@@ -153,6 +156,12 @@ function gatewayLine(g: GatewayFacts): StatusLine {
   if (!g.presented.ok) return { part, level: 'fail', summary: `${g.url} does not answer: ${g.presented.error}` };
   if (g.presented.value !== g.served.value) {
     return { part, level: 'fail', summary: `${g.url} presents ${g.presented.value}, not the gateway's own ${g.served.value}: something else answers there` };
+  }
+  if (g.presentedLogin) {
+    if (!g.presentedLogin.ok) return { part, level: 'fail', summary: `the login page ${g.loginUrl} does not answer: ${g.presentedLogin.error}` };
+    if (g.presentedLogin.value !== g.served.value) {
+      return { part, level: 'fail', summary: `the login page ${g.loginUrl} presents ${g.presentedLogin.value}, not the gateway's own ${g.served.value}: something else answers there` };
+    }
   }
   return { part, level: g.sessions.ok ? 'ok' : 'warn', summary: `${g.url}, fingerprint ${g.served.value}; ${sessions}` };
 }

@@ -143,8 +143,10 @@ export interface CellConfig {
 }
 
 export interface GatewayConfig {
-  /** Host port the operator connects to (wss:// and https://). */
+  /** Host port the operator connects to (wss:// and https://): the dashboard origin. */
   port: number;
+  /** Host port of the gateway's own login page: an origin the dashboard (the prisoner's code) never shares. */
+  loginPort: number;
   /** Host address the port is published on: loopback unless explicitly allowed. */
   listenAddress: string;
 }
@@ -197,6 +199,7 @@ export const CONFIG_DEFAULTS = {
   subnet: '172.29.77.0/24',
   allowedPublishAddresses: '[]',
   gatewayPort: '8443',
+  gatewayLoginPort: '8444',
   gatewayListenAddress: '127.0.0.1',
   dnsResolvers: 'auto',
   egressExceptions: '[]',
@@ -656,6 +659,7 @@ export function parseConfig(
     allowedPublishAddresses: r.stringList('allowedPublishAddresses', isIPv4, 'must be IPv4 addresses'),
     gateway: {
       port: r.int('gatewayPort', 1, 65535),
+      loginPort: r.int('gatewayLoginPort', 1, 65535),
       listenAddress: r.check('gatewayListenAddress', isIPv4, 'must be an IPv4 address (127.0.0.1 keeps the gateway on this host)'),
     },
     moat: parseMoat(r, raw),
@@ -718,6 +722,11 @@ export function parseConfig(
     r.problems.push(
       `${CONFIG_NAMESPACE}:clamdMemoryMb = ${w.clamdMemoryMb}: must exceed clamdThreads x wardenMaxFileSizeMb ` +
         `(${spoolMb} MiB of spool) by at least 192 MiB, plus what the signatures take`,
+    );
+  }
+  if (config.gateway.loginPort === config.gateway.port) {
+    r.problems.push(
+      `${CONFIG_NAMESPACE}:gatewayLoginPort = ${config.gateway.loginPort}: must differ from gatewayPort: the login page may not share the dashboard's origin`,
     );
   }
   if (

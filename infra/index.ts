@@ -8,7 +8,7 @@ import { Cell, Gateway } from './components/jailContainer';
 import { Moat, moatRulesInputs } from './components/moat';
 import { JailVolumes } from './components/volumes';
 import { Warden } from './components/warden';
-import { buildJailSpec, egressPolicyDocument, gatewayUrl as urlOf, gateProxyUrl, jailNames, type Role } from './model';
+import { buildJailSpec, egressPolicyDocument, gatewayLoginUrl as loginUrlOf, gatewayUrl as urlOf, gateProxyUrl, jailNames, type Role } from './model';
 
 /** The `clawjail:*` values of the stack, keys without the namespace. */
 function rawStackConfig(): RawConfig {
@@ -88,6 +88,8 @@ export const cellContainer = cell.containerName;
 export const cellImage = cell.image.name;
 export const gatewayContainer = gateway.containerName;
 export const gatewayUrl = urlOf(config);
+/** Where a browser logs in (the gateway's own origin; the dashboard is on gatewayUrl's). */
+export const gatewayLoginUrl = loginUrlOf(config);
 export const gatewayFingerprint = gateway.fingerprint;
 /** For `clawjail connect --stack`: `pulumi stack output --show-secrets gatewayToken`. */
 export const gatewayToken = pulumi.secret(secrets.gatewayToken);

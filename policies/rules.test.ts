@@ -30,11 +30,10 @@ import {
   REMOTE_IMAGE_TYPE,
   securityOpts,
   sensitiveHostPathReason,
-  validateResources,
   VOLUME_TYPE,
   type Props,
-  type ResourceUnderTest,
 } from './rules';
+import { validateResources, type ResourceUnderTest } from './harness';
 
 // The SDK's unknown-value proxy (internal API, untyped): what validateResource sees in a preview.
 const sdkProxy = require('@pulumi/policy/proxy') as {

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Brings this host to what the tests and a local deploy need. Idempotent: every step checks first.
 #   docker engine (started in the background when there is no init system), iptables, iproute2,
-#   debootstrap (base stand-ins), ClamAV (warden tests), gcc (the cell's attack probe),
+#   debootstrap (base stand-ins), ClamAV (warden tests), gcc (the cell's attack probe), chromium (the login page's browser test),
 #   npm dependencies, and the compiled services.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,7 +14,7 @@ if [ "${CLAWJAIL_PREREQS:-test}" = deploy ]; then
 elif [ "${CLAWJAIL_PREREQS:-test}" = deploy-offline ]; then
   APT_PACKAGES=(docker.io iptables iproute2 openssl curl debootstrap)
 else
-  APT_PACKAGES=(docker.io iptables iproute2 openssl curl debootstrap clamav-daemon clamdscan clamav-testfiles gcc libc6-dev runsc)
+  APT_PACKAGES=(docker.io iptables iproute2 openssl curl debootstrap clamav-daemon clamdscan clamav-testfiles gcc libc6-dev runsc chromium)
 fi
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

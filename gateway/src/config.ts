@@ -37,6 +37,10 @@ export interface GatewayLimits {
 
 export interface GatewayConfig {
   listen: ListenAddress;
+  /** The login origin: the gateway's own pages, never OpenClaw's. */
+  loginListen: ListenAddress;
+  /** Ports as browsers see them when published under other numbers; unset: the bound ones. */
+  publicPorts: { dashboard?: number; login?: number };
   /** True when the bind address is not loopback: an explicit choice the policy pack flags. */
   listenIsPublic: boolean;
   /** OpenClaw's WebSocket URL (ws:); HTTP requests go to the same host:port over http:. */
@@ -64,6 +68,9 @@ export interface Setting {
 
 export const SETTINGS: Setting[] = [
   { env: 'GATEWAY_LISTEN', default: '127.0.0.1:8443', description: 'host:port to serve HTTPS/WSS on ([::1]:8443 for IPv6). Anything but loopback is an explicit exposure choice.' },
+  { env: 'GATEWAY_LOGIN_LISTEN', default: '', description: "host:port of the login origin, the gateway's own pages (login, logout) and nothing of OpenClaw's, so the dashboard (the prisoner's code) can never script the page that takes the token. Default: GATEWAY_LISTEN's host and the next port (port 0 stays 0)." },
+  { env: 'GATEWAY_PUBLIC_PORT', default: '', description: "The dashboard's port as browsers reach it, when it is published under another number (the login page links back to it). Default: the port bound." },
+  { env: 'GATEWAY_LOGIN_PUBLIC_PORT', default: '', description: "The login origin's port as browsers reach it (the dashboard redirects there). Default: the port bound." },
   { env: 'GATEWAY_UPSTREAM', default: 'ws://127.0.0.1:18789', description: "OpenClaw's gateway WebSocket URL (ws:// only; its dashboard is proxied from the same host:port)." },
   { env: 'GATEWAY_CERT', description: 'PEM certificate file. Set together with GATEWAY_KEY; both must exist.' },
   { env: 'GATEWAY_KEY', description: 'PEM private key file (keep it 0600). Never logged.' },
@@ -143,6 +150,22 @@ export function parseUpstream(raw: string, name = 'GATEWAY_UPSTREAM'): URL {
 
 export function loadConfig(env: Env): GatewayConfig {
   const listen = parseListen(value(env, 'GATEWAY_LISTEN')!);
+  const loginRaw = value(env, 'GATEWAY_LOGIN_LISTEN');
+  const loginListen = loginRaw
+    ? parseListen(loginRaw, 'GATEWAY_LOGIN_LISTEN')
+    : { host: listen.host, port: listen.port === 0 ? 0 : listen.port + 1 };
+  if (loginListen.port > 65535) throw new ConfigError('GATEWAY_LOGIN_LISTEN', `GATEWAY_LISTEN's port is 65535: set a login port explicitly`);
+  if (loginListen.port !== 0 && loginListen.port === listen.port) {
+    throw new ConfigError('GATEWAY_LOGIN_LISTEN', `must be another port than GATEWAY_LISTEN's (${listen.port}): the login page may not share the dashboard's origin`);
+  }
+  const publicPort = (name: string) => {
+    const raw = value(env, name);
+    return raw === undefined ? undefined : integer(env, name, 1, 65535);
+  };
+  const publicPorts = { dashboard: publicPort('GATEWAY_PUBLIC_PORT'), login: publicPort('GATEWAY_LOGIN_PUBLIC_PORT') };
+  if (publicPorts.dashboard !== undefined && publicPorts.dashboard === publicPorts.login) {
+    throw new ConfigError('GATEWAY_LOGIN_PUBLIC_PORT', 'must differ from GATEWAY_PUBLIC_PORT: the login page may not share the dashboard\'s origin');
+  }
   const upstream = parseUpstream(value(env, 'GATEWAY_UPSTREAM')!);
 
   const certFile = value(env, 'GATEWAY_CERT');
@@ -178,6 +201,8 @@ export function loadConfig(env: Env): GatewayConfig {
   }
   return {
     listen,
+    loginListen,
+    publicPorts,
     listenIsPublic: !isLoopbackHost(listen.host),
     upstream,
     certFile,
@@ -212,8 +237,9 @@ export function helpText(): string {
   }
   lines.push(
     '',
-    'Endpoints: GET /healthz (no auth); /__clawjail/login and /__clawjail/logout (browser session);',
-    'everything else is proxied to OpenClaw (WebSocket and HTTP) only after authentication.',
+    'Endpoints: on GATEWAY_LISTEN, GET /healthz (no auth) and everything else proxied to OpenClaw (WebSocket',
+    'and HTTP) only after authentication; on GATEWAY_LOGIN_LISTEN, /__clawjail/login and /__clawjail/logout',
+    '(the browser session) and nothing else.',
     'Signals: SIGHUP re-reads the token files and the certificate/key; SIGTERM/SIGINT close sessions (1001) and exit.',
   );
   return lines.join('\n') + '\n';

@@ -7,7 +7,8 @@ import * as path from 'path';
 import { fingerprintOfPem, fingerprintsEqual, loadCertificatePair, loadOrCreateCertificate, type StoredCertificate } from './cert';
 import { ConfigError, helpText, loadConfig, type GatewayConfig } from './config';
 import { readTokenFile } from './auth';
-import { createGateway, jsonLogger } from './proxy';
+import { createGateway } from './gateway';
+import { jsonLogger } from './log';
 
 function version(): string {
   try {
@@ -113,6 +114,8 @@ export async function main(argv: string[]): Promise<number> {
   }
   const gateway = createGateway({
     listen: cfg.listen,
+    loginListen: cfg.loginListen,
+    publicPorts: cfg.publicPorts,
     upstream: cfg.upstream,
     certPem: cert.certPem,
     keyPem: cert.keyPem,
@@ -126,11 +129,14 @@ export async function main(argv: string[]): Promise<number> {
   try {
     addr = await gateway.start();
   } catch (e) {
-    process.stderr.write(`clawjail-gateway: cannot listen on ${cfg.listen.host}:${cfg.listen.port}: ${(e as Error).message}\n`);
+    process.stderr.write(`clawjail-gateway: cannot listen on ${cfg.listen.host}:${cfg.listen.port} and ${cfg.loginListen.host}:${cfg.loginListen.port}: ${(e as Error).message}\n`);
     return 1;
   }
+  const login = gateway.loginAddress;
+  const hostOf = (h: string) => (h.includes(':') ? `[${h}]` : h);
   log('info', 'listening', {
-    url: `https://${addr.host.includes(':') ? `[${addr.host}]` : addr.host}:${addr.port}/`,
+    url: `https://${hostOf(addr.host)}:${addr.port}/`,
+    loginUrl: `https://${hostOf(login.host)}:${login.port}/__clawjail/login`,
     upstream: cfg.upstream.href,
     fingerprint: cert.fingerprint,
     upstreamTokenInjection: Boolean(tokens.upstreamToken),

@@ -16,6 +16,10 @@ describe('loadConfig', () => {
   it('has safe defaults: loopback listen, loopback upstream, bounded limits', () => {
     const c = loadConfig(BASE);
     expect(c.listen).toEqual({ host: '127.0.0.1', port: 8443 });
+    // The login page is on its own origin by default: the next port, never the dashboard's.
+    expect(c.loginListen).toEqual({ host: '127.0.0.1', port: 8444 });
+    expect(c.publicPorts).toEqual({ dashboard: undefined, login: undefined });
+    expect(loadConfig({ ...BASE, GATEWAY_LISTEN: '127.0.0.1:0' }).loginListen).toEqual({ host: '127.0.0.1', port: 0 });
     expect(c.listenIsPublic).toBe(false);
     expect(c.upstream.href).toBe('ws://127.0.0.1:18789/');
     expect(c.limits).toEqual({
@@ -51,8 +55,13 @@ describe('loadConfig', () => {
       GATEWAY_RATE_PER_MINUTE: '60',
       GATEWAY_RATE_BURST: '5',
       GATEWAY_SESSION_TTL_SECONDS: '3600',
+      GATEWAY_LOGIN_LISTEN: '[::1]:9500',
+      GATEWAY_PUBLIC_PORT: '443',
+      GATEWAY_LOGIN_PUBLIC_PORT: '8444',
     });
     expect(c.listen).toEqual({ host: '::1', port: 9443 });
+    expect(c.loginListen).toEqual({ host: '::1', port: 9500 });
+    expect(c.publicPorts).toEqual({ dashboard: 443, login: 8444 });
     expect(c.listenIsPublic).toBe(false);
     expect(c.upstream.host).toBe('172.30.0.2:18789');
     expect([c.certFile, c.keyFile, c.tokenFile, c.upstreamTokenFile]).toEqual(['/c.pem', '/k.pem', '/t', '/u']);
@@ -96,6 +105,11 @@ describe('loadConfig', () => {
     [{ GATEWAY_CERT_DAYS: '5000' }, 'GATEWAY_CERT_DAYS', /1 to 3650/],
     [{ GATEWAY_CERT: '/c.pem' }, 'GATEWAY_KEY', /together/],
     [{ GATEWAY_KEY: '/k.pem' }, 'GATEWAY_CERT', /together/],
+    [{ GATEWAY_LOGIN_LISTEN: '127.0.0.1:8443' }, 'GATEWAY_LOGIN_LISTEN', /another port than GATEWAY_LISTEN's/],
+    [{ GATEWAY_LOGIN_LISTEN: 'nope' }, 'GATEWAY_LOGIN_LISTEN', /host:port/],
+    [{ GATEWAY_LISTEN: '127.0.0.1:65535' }, 'GATEWAY_LOGIN_LISTEN', /login port explicitly/],
+    [{ GATEWAY_PUBLIC_PORT: '8443', GATEWAY_LOGIN_PUBLIC_PORT: '8443' }, 'GATEWAY_LOGIN_PUBLIC_PORT', /must differ/],
+    [{ GATEWAY_PUBLIC_PORT: '0' }, 'GATEWAY_PUBLIC_PORT', /1 to 65535/],
   ])('names the bad variable: %j', (bad, variable, message) => {
     const e = errorOf({ ...BASE, ...bad });
     expect(e.variable).toBe(variable);

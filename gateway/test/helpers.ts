@@ -11,7 +11,7 @@ import * as crypto from 'crypto';
 import WebSocket, { WebSocketServer } from 'ws';
 import { generateCertificate, type GeneratedCertificate } from '../src/cert';
 import type { GatewayLimits } from '../src/config';
-import { createGateway, type Gateway, type LogLevel } from '../src/proxy';
+import { createGateway, type Gateway, type LogLevel } from '../src/gateway';
 import { openPinnedWebSocket } from '../src/pinned';
 
 export const ROOT = path.resolve(__dirname, '..', '..');
@@ -127,6 +127,8 @@ export const TEST_LIMITS: GatewayLimits = {
 export interface TestGateway {
   gateway: Gateway;
   port: number;
+  /** The login origin's port. */
+  loginPort: number;
   url: string;
   token: string;
   fingerprint: string;
@@ -147,6 +149,7 @@ export async function startGateway(opts: {
   const logs: TestGateway['logs'] = [];
   const gateway = createGateway({
     listen: { host: '127.0.0.1', port: opts.port ?? 0 },
+    loginListen: { host: '127.0.0.1', port: 0 },
     upstream: new URL(opts.upstreamUrl),
     certPem: cert.certPem,
     keyPem: cert.keyPem,
@@ -159,6 +162,7 @@ export async function startGateway(opts: {
   return {
     gateway,
     port: addr.port,
+    loginPort: gateway.loginAddress.port,
     url: `wss://127.0.0.1:${addr.port}/`,
     token,
     fingerprint: cert.fingerprint,

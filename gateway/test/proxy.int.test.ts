@@ -208,7 +208,7 @@ describe('gateway (in-process, real TLS)', () => {
     expect(anon.status).toBe(401);
     const html = await httpsRequest(gw.port, cert, { path: '/ui?x=1', headers: { Accept: 'text/html' } });
     expect(html.status).toBe(303);
-    expect(html.headers.location).toBe('/__clawjail/login?next=%2Fui%3Fx%3D1');
+    expect(html.headers.location).toBe(`https://127.0.0.1:${gw.loginPort}/__clawjail/login?next=%2Fui%3Fx%3D1`);
     expect(up.tcpConnections).toBe(0);
 
     const ok = await httpsRequest(gw.port, cert, {
@@ -267,31 +267,59 @@ describe('gateway (in-process, real TLS)', () => {
     expect(gw.logs.filter((l) => l.msg === 'upstream http error')).toEqual([]);
   });
 
-  it('HTTP: the login form sets a session cookie that opens the dashboard and the WebSocket; cross-origin use is refused', async () => {
+  it('HTTP: the login form, on its own origin, sets a session cookie that opens the dashboard and the WebSocket; cross-origin use is refused', async () => {
     const cert = testCert().certPem;
-    const wrong = await httpsRequest(gw.port, cert, {
-      method: 'POST',
-      path: '/__clawjail/login',
-      headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
-      body: 'token=wrong&next=%2Fdash',
-    });
+    const loginOrigin = `https://127.0.0.1:${gw.loginPort}`;
+    const form = { 'Content-Type': 'application/x-www-form-urlencoded' };
+    // The dashboard origin takes no token and serves no form: it points to the login origin.
+    const here = await httpsRequest(gw.port, cert, { path: '/__clawjail/login?next=%2Fdash' });
+    expect(here.status).toBe(303);
+    expect(here.headers.location).toBe(`${loginOrigin}/__clawjail/login?next=%2Fdash`);
+    const postHere = await httpsRequest(gw.port, cert, { method: 'POST', path: '/__clawjail/login', headers: form, body: `token=${gw.token}` });
+    expect(postHere.status).toBe(404);
+    expect(postHere.headers['set-cookie']).toBeUndefined();
+
+    const page = await httpsRequest(gw.loginPort, cert, { path: '/__clawjail/login?next=%2Fdash' });
+    expect(page.status).toBe(200);
+    expect(page.body).toContain('name="token"');
+    expect(page.headers['content-security-policy']).toContain("frame-ancestors 'none'");
+    expect(page.headers['cross-origin-opener-policy']).toBe('same-origin');
+    // The login origin serves nothing of OpenClaw's, authenticated or not.
+    for (const path of ['/dash', '/api/x']) {
+      expect((await httpsRequest(gw.loginPort, cert, { path, headers: { Authorization: `Bearer ${gw.token}` } })).status).toBe(404);
+    }
+    expect((await refusal(connect({ ...gw, url: `wss://127.0.0.1:${gw.loginPort}/` }))).status).toBe(404);
+    expect(up.tcpConnections).toBe(0);
+
+    const wrong = await httpsRequest(gw.loginPort, cert, { method: 'POST', path: '/__clawjail/login', headers: form, body: 'token=wrong&next=%2Fdash' });
     expect(wrong.status).toBe(401);
-    const login = await httpsRequest(gw.port, cert, {
+    // A form on the dashboard origin posting to the login origin (login CSRF, forced logout) is refused.
+    for (const path of ['/__clawjail/login', '/__clawjail/logout']) {
+      const csrf = await httpsRequest(gw.loginPort, cert, {
+        method: 'POST',
+        path,
+        headers: { ...form, Origin: `https://127.0.0.1:${gw.port}` },
+        body: new URLSearchParams({ token: gw.token }).toString(),
+      });
+      expect(csrf.status).toBe(403);
+      expect(csrf.headers['set-cookie']).toBeUndefined();
+    }
+    const login = await httpsRequest(gw.loginPort, cert, {
       method: 'POST',
       path: '/__clawjail/login',
-      headers: { 'Content-Type': 'application/x-www-form-urlencoded', Origin: `https://127.0.0.1:${gw.port}` },
+      headers: { ...form, Origin: loginOrigin },
       body: new URLSearchParams({ token: gw.token, next: '//evil.example/' }).toString(),
     });
-    expect(login.status).toBe(303);
-    expect(login.headers.location).toBe('/'); // open redirects are not followed
+    expect(login.status).toBe(200);
+    expect(login.body).toContain(`url=https://127.0.0.1:${gw.port}/"`); // open redirects are not followed
     const setCookie = (login.headers['set-cookie'] ?? [])[0];
     expect(setCookie).toMatch(/^__Host-clawjail-session=v1\./);
     expect(setCookie).toMatch(/HttpOnly/);
     expect(setCookie).not.toContain(gw.token);
     const cookie = setCookie.split(';')[0];
 
-    const page = await httpsRequest(gw.port, cert, { path: '/dash', headers: { Cookie: cookie } });
-    expect(page.status).toBe(200);
+    const dash = await httpsRequest(gw.port, cert, { path: '/dash', headers: { Cookie: cookie } });
+    expect(dash.status).toBe(200);
     // OpenClaw's Control UI sends OpenClaw's own token as Authorization: passed on with the cookie,
     // while the operator token is never passed on.
     const ui = await httpsRequest(gw.port, cert, { path: '/api/x', headers: { Cookie: cookie, Authorization: 'Bearer openclaw-own-token' } });
@@ -309,6 +337,10 @@ describe('gateway (in-process, real TLS)', () => {
     ws.close();
     const crossWs = await refusal(connect(gw, { token: null, headers: { Cookie: cookie, Origin: 'https://evil.example' } }));
     expect(crossWs.status).toBe(403);
+
+    const logout = await httpsRequest(gw.loginPort, cert, { method: 'POST', path: '/__clawjail/logout', headers: { ...form, Origin: loginOrigin } });
+    expect(logout.status).toBe(303);
+    expect((logout.headers['set-cookie'] ?? [])[0]).toMatch(/^__Host-clawjail-session=; Max-Age=0/);
   });
 
   it('TLS: 1.2 is the floor, 1.3 is what a current client gets', async () => {

@@ -3,7 +3,7 @@ import type { JailConfig } from '../config';
 import { cellProxyEnv, openclawGatedConfig } from './egress';
 import { jailNames } from './names';
 import { hardening } from './hardening';
-import { ROLE_LABEL, type ContainerSpec, type ImageSpec } from './types';
+import { ROLE_LABEL, type ContainerSpec, type ImageSpec, STACK_LABEL } from './types';
 
 /** uid:gid of the prisoner, the `node` user of the official Node image. */
 export const CELL_USER = '1000:1000';
@@ -115,7 +115,7 @@ export function cellContainerSpec(config: JailConfig): ContainerSpec {
     ports: [],
     runtime: c.runtime,
     ipcMode: 'private',
-    labels: { [ROLE_LABEL]: 'cell', 'clawjail.stack': config.namePrefix },
+    labels: { [ROLE_LABEL]: 'cell', [STACK_LABEL]: config.namePrefix },
     // OpenClaw must stop gracefully: a hard kill leaves a state lease that blocks the next start.
     stopTimeoutSeconds: 30,
   };

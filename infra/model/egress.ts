@@ -13,7 +13,7 @@ import { bridgeAddresses, moatBlockedV4 } from './firewall';
 import { hardening } from './hardening';
 import { EGRESS_STATE_DIR, egressFiles } from './egressPolicy';
 import { jailNames } from './names';
-import { ROLE_LABEL, type ContainerSpec, type ImageSpec, type NetworkSpec } from './types';
+import { ROLE_LABEL, type ContainerSpec, type ImageSpec, type NetworkSpec, STACK_LABEL } from './types';
 
 /** Not the prisoner's uid, nor the gateway's: fixed in egress/Dockerfile. */
 export const EGRESS_USER = '10480:10480';
@@ -48,7 +48,7 @@ export function gateNetworkSpec(config: JailConfig): NetworkSpec {
       // Without a host address on the bridge, the cell cannot reach any host service through it.
       'com.docker.network.bridge.inhibit_ipv4': 'true',
     },
-    labels: { 'clawjail.stack': config.namePrefix },
+    labels: { [STACK_LABEL]: config.namePrefix },
   };
 }
 
@@ -166,7 +166,7 @@ export function egressContainerSpec(config: JailConfig): ContainerSpec {
     // gVisor is the prisoner's option; the gate runs only trusted code under runc.
     runtime: 'runc',
     ipcMode: 'private',
-    labels: { [ROLE_LABEL]: 'egress', 'clawjail.stack': config.namePrefix },
+    labels: { [ROLE_LABEL]: 'egress', [STACK_LABEL]: config.namePrefix },
     stopTimeoutSeconds: 10,
   };
 }

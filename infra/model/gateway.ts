@@ -8,13 +8,15 @@ import { gateAddresses } from './egress';
 import { bridgeAddresses } from './firewall';
 import { jailNames } from './names';
 import { hardening } from './hardening';
-import { ROLE_LABEL, type ContainerSpec } from './types';
+import { ROLE_LABEL, type ContainerSpec, STACK_LABEL } from './types';
 
 /** Not the prisoner's uid: the prisoner must not own the gateway's files or processes. */
 export const GATEWAY_USER = '10443:10443';
 export const GATEWAY_STATE_DIR = '/var/lib/clawjail-gateway';
 /** Port inside the shared namespace; the host side is config.gateway.port. */
 export const GATEWAY_INTERNAL_PORT = 8443;
+/** The login origin's port inside the namespace; the host side is config.gateway.loginPort. */
+export const GATEWAY_LOGIN_INTERNAL_PORT = 8444;
 
 /**
  * With `cellEgress none` the cell's network is internal: no route out, and so Docker publishes
@@ -43,6 +45,9 @@ export function gatewayContainerSpec(config: JailConfig): ContainerSpec {
     env: {
       // All addresses of the shared namespace: the port publish reaches it on the bridge address.
       GATEWAY_LISTEN: `0.0.0.0:${GATEWAY_INTERNAL_PORT}`,
+      GATEWAY_LOGIN_LISTEN: `0.0.0.0:${GATEWAY_LOGIN_INTERNAL_PORT}`,
+      // The two origins link to each other by the ports browsers use.
+      ...(internal ? {} : { GATEWAY_PUBLIC_PORT: String(config.gateway.port), GATEWAY_LOGIN_PUBLIC_PORT: String(config.gateway.loginPort) }),
       GATEWAY_UPSTREAM: `ws://127.0.0.1:${c.openclawPort}`,
       GATEWAY_STATE_DIR,
       GATEWAY_CERT_NAMES: internal ?? config.gateway.listenAddress,
@@ -73,13 +78,18 @@ export function gatewayContainerSpec(config: JailConfig): ContainerSpec {
     // mounts: the key never enters the cell.
     mounts: [{ type: 'volume', source: names.gatewayStateVolume, target: GATEWAY_STATE_DIR, readOnly: false }],
     ...gatewayNetworks(config),
-    ports: internal ? [] : [{ internal: GATEWAY_INTERNAL_PORT, external: config.gateway.port, ip: config.gateway.listenAddress }],
+    ports: internal
+      ? []
+      : [
+          { internal: GATEWAY_INTERNAL_PORT, external: config.gateway.port, ip: config.gateway.listenAddress },
+          { internal: GATEWAY_LOGIN_INTERNAL_PORT, external: config.gateway.loginPort, ip: config.gateway.listenAddress },
+        ],
     // With no egress, or only the gate's, even DNS stays inside: Docker's resolver forwards to
     // loopback (the gate resolves names itself).
     dns: c.egress === 'internet' ? [] : ['127.0.0.1'],
     runtime: c.runtime,
     ipcMode: 'private',
-    labels: { [ROLE_LABEL]: 'gateway', 'clawjail.stack': config.namePrefix },
+    labels: { [ROLE_LABEL]: 'gateway', [STACK_LABEL]: config.namePrefix },
     stopTimeoutSeconds: 10,
   };
 }
@@ -109,4 +119,11 @@ export function gatewayUrl(config: JailConfig): string {
   const internal = internalGatewayAddress(config);
   if (internal) return `wss://${internal}:${GATEWAY_INTERNAL_PORT}`;
   return `wss://${config.gateway.listenAddress}:${config.gateway.port}`;
+}
+
+/** Where a browser logs in: the login origin, never the dashboard's. */
+export function gatewayLoginUrl(config: JailConfig): string {
+  const internal = internalGatewayAddress(config);
+  const at = internal ? `${internal}:${GATEWAY_LOGIN_INTERNAL_PORT}` : `${config.gateway.listenAddress}:${config.gateway.loginPort}`;
+  return `https://${at}/__clawjail/login`;
 }

@@ -8,6 +8,7 @@ import { jailNames } from './names';
 import { cellNetworkSpec } from './network';
 import type { ImageSpec, JailSpec } from './types';
 import { scanNetworkSpec, wardenContainerSpecs } from './warden';
+import { STACK_LABEL } from './types';
 
 /** Each image once, in first-use order (clamd and freshclam share one). */
 function uniqueImages(images: ImageSpec[]): ImageSpec[] {
@@ -16,7 +17,7 @@ function uniqueImages(images: ImageSpec[]): ImageSpec[] {
 
 export function buildJailSpec(config: JailConfig): JailSpec {
   const names = jailNames(config);
-  const labels = { 'clawjail.stack': config.namePrefix };
+  const labels = { [STACK_LABEL]: config.namePrefix };
   const gateway = gatewayContainerSpec(config);
   const cell = cellContainerSpec(config);
   const warden = wardenContainerSpecs(config);
@@ -43,7 +44,7 @@ export function buildJailSpec(config: JailConfig): JailSpec {
 
 export * from './types';
 export { jailNames, JAIL_VERSION } from './names';
-export { gatewayUrl, GATEWAY_INTERNAL_PORT } from './gateway';
+export { gatewayLoginUrl, gatewayUrl, GATEWAY_INTERNAL_PORT, GATEWAY_LOGIN_INTERNAL_PORT } from './gateway';
 export { egressPolicyDocument, egressFiles, gateProxyUrl, EGRESS_STATE_DIR } from './egress';
 export { CLAMD_PORT, SIGNATURE_DIR, WARDEN_JAIL_DIR } from './warden';
 export { containerRunStateScript, gatewayFingerprintScript, parseContainerRunState, pidsLimitScript, shellQuote, type ContainerRunState } from './pids';

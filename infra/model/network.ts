@@ -2,6 +2,7 @@
 import type { JailConfig } from '../config';
 import { jailNames } from './names';
 import type { NetworkSpec } from './types';
+import { STACK_LABEL } from './types';
 
 export function cellNetworkSpec(config: JailConfig): NetworkSpec {
   return {
@@ -17,6 +18,6 @@ export function cellNetworkSpec(config: JailConfig): NetworkSpec {
       'com.docker.network.bridge.enable_icc': 'false',
       'com.docker.network.bridge.enable_ip_masquerade': 'true',
     },
-    labels: { 'clawjail.stack': config.namePrefix },
+    labels: { [STACK_LABEL]: config.namePrefix },
   };
 }

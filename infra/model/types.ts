@@ -5,6 +5,8 @@ export type Role = 'cell' | 'gateway' | 'warden' | 'clamd' | 'freshclam' | 'egre
 
 /** Label that marks a container as part of the jail and names its part (the policy pack reads it). */
 export const ROLE_LABEL = 'clawjail.role';
+/** The stack (namePrefix) a resource belongs to. */
+export const STACK_LABEL = 'clawjail.stack';
 
 export interface ImageSpec {
   /** Local image reference, always pinned by tag. */

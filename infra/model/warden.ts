@@ -14,7 +14,7 @@ import { WORKSPACE_DIR } from './cell';
 import { bridgeAddresses } from './firewall';
 import { jailNames } from './names';
 import { hardening, type Hardening } from './hardening';
-import { ROLE_LABEL, type ContainerSpec, type ImageSpec, type NetworkSpec, type Role } from './types';
+import { ROLE_LABEL, type ContainerSpec, type ImageSpec, type NetworkSpec, type Role, STACK_LABEL } from './types';
 
 /** The prisoner's uid: see warden/Dockerfile for why the warden shares it. */
 export const WARDEN_USER = '1000:1000';
@@ -45,7 +45,7 @@ export function scanNetworkSpec(config: JailConfig): NetworkSpec {
       // it the warden and clamd still reach each other (one L2 segment) and nothing else.
       'com.docker.network.bridge.inhibit_ipv4': 'true',
     },
-    labels: { 'clawjail.stack': config.namePrefix },
+    labels: { [STACK_LABEL]: config.namePrefix },
   };
 }
 
@@ -79,7 +79,7 @@ function serviceBase(config: JailConfig, role: Role, name: string): Hardening & 
     // gVisor is the prisoner's option; these run only trusted code under runc.
     runtime: 'runc',
     ipcMode: 'private',
-    labels: { [ROLE_LABEL]: role, 'clawjail.stack': config.namePrefix },
+    labels: { [ROLE_LABEL]: role, [STACK_LABEL]: config.namePrefix },
   };
 }
 

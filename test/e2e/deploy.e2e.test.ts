@@ -51,6 +51,7 @@ beforeAll(async () => {
     'clawjail:scanBridgeName': 'cjdep1',
     'clawjail:scanSubnet': '172.29.226.0/24',
     'clawjail:gatewayPort': '18473',
+    'clawjail:gatewayLoginPort': '18474',
   };
   fs.writeFileSync(STACK_FILE, yaml.dump({ config }));
 }, 10 * 60_000);

@@ -6,6 +6,7 @@
 import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
+import { fetchPresentedCertificate } from '../../gateway/src/pinned';
 import { moatChainNames } from '../../infra/model/firewall';
 import { moatPaths, renderRemoveScript } from '../../infra/model/moatHost';
 import { REPO_ROOT } from '../../infra/paths';
@@ -33,6 +34,7 @@ const CONFIG: Record<string, string> = {
   scanBridgeName: 'cjeng1',
   scanSubnet: '172.29.206.0/24',
   gatewayPort: '18453',
+  gatewayLoginPort: '18454',
   // The default: the egress gate. Its allowlist names nothing the tests resolve, and every probe
   // below asks the gate for names off the list, which it refuses without resolving them.
   cellEgress: 'allowlist',
@@ -174,6 +176,9 @@ describe('pulumi up --policy-pack policies', () => {
     const served = (await dockerOk('exec', `${PREFIX}-gateway`, 'node', '/app/dist/main.js', '--print-fingerprint')).trim();
     expect(out.gatewayFingerprint).toBe(served);
     expect(served).toMatch(/^([0-9A-F]{2}:){31}[0-9A-F]{2}$/);
+    // The login page on its own published port, with the same certificate.
+    expect(out.gatewayLoginUrl).toBe('https://127.0.0.1:18454/__clawjail/login');
+    expect((await fetchPresentedCertificate({ host: '127.0.0.1', port: 18454, timeoutMs: 10_000 })).fingerprint).toBe(served);
     expect(out).toMatchObject({ cellContainer: `${PREFIX}-cell`, jailVolume: `${PREFIX}-jail`, workspaceLocation: `${PREFIX}-sandbox_data` });
     expect(typeof out.gatewayToken).toBe('string');
   });

@@ -63,6 +63,7 @@ const config = (dockerHost: string, resolvers: string[]): Record<string, string>
   scanBridgeName: 'cjmup1',
   scanSubnet: '172.29.236.0/24',
   gatewayPort: '18473',
+  gatewayLoginPort: '18474',
   // The cell has a route out, so the moat, and only the moat, is what blocks the LAN.
   cellEgress: 'internet',
   dnsResolvers: JSON.stringify(resolvers),

@@ -46,6 +46,7 @@ const config = (dockerHost: string): Record<string, string> => ({
   scanBridgeName: 'cjrem1',
   scanSubnet: '172.29.216.0/24',
   gatewayPort: '18463',
+  gatewayLoginPort: '18464',
   cellEgress: 'none',
   clamdSignatures: 'custom',
   // The lab host has no systemd (nor has this machine); the boot restore is tested in test/moat.

@@ -90,6 +90,7 @@ export function testJail(overrides: Record<string, string> = {}): TestJail {
     openclawToken: crypto.randomBytes(32).toString('hex'),
     gatewayToken: crypto.randomBytes(32).toString('hex'),
     gatewayPort: '18443',
+    gatewayLoginPort: '18444',
     ...overrides,
   });
   const spec = buildJailSpec(config);

@@ -2,11 +2,13 @@
 // only through the gateway, pinned and authenticated; the prisoner can neither take the
 // gateway's port nor pass itself off as the gateway.
 import * as fs from 'fs';
+import * as https from 'https';
 import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
 import { generateCertificate } from '../../gateway/src/cert';
-import { GATEWAY_INTERNAL_PORT } from '../../infra/model';
+import { fetchPresentedCertificate } from '../../gateway/src/pinned';
+import { GATEWAY_INTERNAL_PORT, GATEWAY_LOGIN_INTERNAL_PORT } from '../../infra/model';
 import { clawjail } from './cli';
 import { testJail, type TestJail } from './testJail';
 
@@ -114,19 +116,44 @@ it('OpenClaw’s own port is reachable from nowhere but the gateway', async () =
   expect(inside.stdout.trim()).toBe('open');
 });
 
-it('the prisoner cannot take the gateway’s port while the gateway holds it', async () => {
-  const tryBind = (host: string) =>
+it('the prisoner cannot take the gateway’s ports (the dashboard’s, the login page’s) while the gateway holds them', async () => {
+  const tryBind = (port: number, host: string) =>
     jail.deployment.exec(cellName, [
       'node', '-e',
-      `require('net').createServer().on('error',e=>{console.log(e.code);process.exit(0)}).listen({port:${GATEWAY_INTERNAL_PORT},host:'${host}'},()=>{console.log('BOUND');process.exit(0)})`,
+      `require('net').createServer().on('error',e=>{console.log(e.code);process.exit(0)}).listen({port:${port},host:'${host}'},()=>{console.log('BOUND');process.exit(0)})`,
     ]);
-  expect((await tryBind('0.0.0.0')).stdout.trim()).toBe('EADDRINUSE');
-  expect((await tryBind('127.0.0.1')).stdout.trim()).toBe('EADDRINUSE');
+  for (const port of [GATEWAY_INTERNAL_PORT, GATEWAY_LOGIN_INTERNAL_PORT]) {
+    expect((await tryBind(port, '0.0.0.0')).stdout.trim()).toBe('EADDRINUSE');
+    expect((await tryBind(port, '127.0.0.1')).stdout.trim()).toBe('EADDRINUSE');
+  }
   // The same bind on a free port works: the refusal is the port being held, not a broken test.
-  const free = await jail.deployment.exec(cellName, [
-    'node', '-e', `require('net').createServer().listen({port:${GATEWAY_INTERNAL_PORT + 1},host:'0.0.0.0'},()=>{console.log('BOUND');process.exit(0)})`,
-  ]);
-  expect(free.stdout.trim()).toBe('BOUND');
+  expect((await tryBind(GATEWAY_INTERNAL_PORT + 3, '0.0.0.0')).stdout.trim()).toBe('BOUND');
+});
+
+it('the login page is on its own origin: the dashboard port points there and takes no token', async () => {
+  const get = (port: number, pathname: string, method = 'GET') =>
+    new Promise<{ status: number; location?: string; body: string }>((resolve, reject) => {
+      const req = https.request(
+        { host: gatewayIp, port, path: pathname, method, rejectUnauthorized: false, agent: false, headers: { Accept: 'text/html' } },
+        (res) => {
+          let body = '';
+          res.on('data', (d: Buffer) => (body += d.toString()));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, location: res.headers.location, body }));
+        },
+      );
+      req.on('error', reject);
+      req.end();
+    });
+  const redirect = await get(GATEWAY_INTERNAL_PORT, '/');
+  expect(redirect.status).toBe(303);
+  expect(redirect.location).toBe(`https://${gatewayIp}:${GATEWAY_LOGIN_INTERNAL_PORT}/__clawjail/login?next=%2F`);
+  expect((await get(GATEWAY_INTERNAL_PORT, '/__clawjail/login', 'POST')).status).toBe(404);
+  const form = await get(GATEWAY_LOGIN_INTERNAL_PORT, '/__clawjail/login');
+  expect(form.status).toBe(200);
+  expect(form.body).toContain('name="token"');
+  // The same certificate on both ports: one fingerprint for the operator to check.
+  const presented = await fetchPresentedCertificate({ host: gatewayIp, port: GATEWAY_LOGIN_INTERNAL_PORT, timeoutMs: 10_000 });
+  expect(presented.fingerprint).toBe(fingerprint);
 });
 
 it('an impostor in the cell serving its own certificate is refused by the pinned client and learns nothing', async () => {

@@ -39,7 +39,7 @@ describe('egress gate: the layout', () => {
     const gw = role({}, 'gateway');
     expect(gw.networkAddresses).toEqual({ 'clawjail-cell': '172.29.77.2', 'clawjail-gate': '172.29.79.3' });
     expect(gw.dns).toEqual(['127.0.0.1']);
-    expect(gw.ports).toEqual([{ internal: 8443, external: 8443, ip: '127.0.0.1' }]);
+    expect(gw.ports).toEqual([{ internal: 8443, external: 8443, ip: '127.0.0.1' }, { internal: 8444, external: 8444, ip: '127.0.0.1' }]);
     const gate = role({}, 'egress');
     expect(gate.networks).toEqual(['clawjail-cell', 'clawjail-gate']);
     expect(gate.networkAddresses).toEqual({ 'clawjail-cell': '172.29.77.3', 'clawjail-gate': '172.29.79.2' });

@@ -1,5 +1,5 @@
 // The real program under Pulumi's mocks, judged by the real policy pack.
-import { validateResources, type Violation } from '../../policies/rules';
+import { validateResources, type Violation } from '../../policies/harness';
 import { DYNAMIC, FAKE_FINGERPRINT, runProgram, type ProgramRun, type RegisteredResource } from '../helpers/pulumiProgram';
 
 const TOKEN = 'k'.repeat(48);
@@ -121,7 +121,10 @@ describe('the program under Pulumi mocks', () => {
     const gateway = run.resources.find((r) => r.type === CONTAINER && r.props.name === 'clawjail-gateway');
     expect(cell.props).toMatchObject({ networkMode: 'container:clawjail-gateway' });
     expect(cell.props.ports ?? []).toEqual([]);
-    expect(gateway?.props.ports).toEqual([{ internal: 8443, external: 8443, ip: '127.0.0.1', protocol: 'tcp' }]);
+    expect(gateway?.props.ports).toEqual([
+      { internal: 8443, external: 8443, ip: '127.0.0.1', protocol: 'tcp' },
+      { internal: 8444, external: 8444, ip: '127.0.0.1', protocol: 'tcp' },
+    ]);
   });
 
   it('creates the cell stopped and starts it only after the pids limit is set', () => {
@@ -141,6 +144,7 @@ describe('the program under Pulumi mocks', () => {
       cellNetwork: 'clawjail-cell',
       gatewayContainer: 'clawjail-gateway',
       gatewayUrl: 'wss://127.0.0.1:8443',
+      gatewayLoginUrl: 'https://127.0.0.1:8444/__clawjail/login',
       gatewayFingerprint: FAKE_FINGERPRINT.trim(),
       workspaceLocation: 'clawjail-sandbox_data',
     });

@@ -1,5 +1,5 @@
 import { hostInCidr, parseConfig } from '../../infra/config';
-import { buildJailSpec, gatewayUrl, parseContainerRunState, pidsLimitScript, shellQuote } from '../../infra/model';
+import { buildJailSpec, gatewayLoginUrl, gatewayUrl, parseContainerRunState, pidsLimitScript, shellQuote } from '../../infra/model';
 import { FOLLOW_OWNER_SCRIPT } from '../../infra/model/cell';
 
 const TOKEN = 't'.repeat(40);
@@ -94,7 +94,7 @@ describe('jail spec: the gateway', () => {
     expect(spec.containers.map((c) => c.role)).toEqual(['freshclam', 'clamd', 'warden', 'egress', 'gateway', 'cell']);
     expect(gateway.networks).toEqual(['clawjail-cell', 'clawjail-gate']);
     expect(gateway.networkMode).toBeNull();
-    expect(gateway.ports).toEqual([{ internal: 8443, external: 8443, ip: '127.0.0.1' }]);
+    expect(gateway.ports).toEqual([{ internal: 8443, external: 8443, ip: '127.0.0.1' }, { internal: 8444, external: 8444, ip: '127.0.0.1' }]);
     expect(gateway.env.GATEWAY_UPSTREAM).toBe('ws://127.0.0.1:18789');
   });
 
@@ -118,7 +118,18 @@ describe('jail spec: the gateway', () => {
     expect(() => specOf({ gatewayListenAddress: '192.168.1.10' })).toThrow(/gatewayListenAddress = "192.168.1.10": not loopback.*allowedPublishAddresses/);
     const g = specOf({ gatewayListenAddress: '192.168.1.10', allowedPublishAddresses: '["192.168.1.10"]' }).containers.find((c) => c.role === 'gateway');
     if (!g) throw new Error('no gateway');
-    expect(g.ports[0].ip).toBe('192.168.1.10');
+    expect(g.ports.map((p) => p.ip)).toEqual(['192.168.1.10', '192.168.1.10']);
+  });
+
+  it('serves its login page on a port of its own, which may not be the dashboard\'s', () => {
+    const g = specOf({ gatewayPort: '9443', gatewayLoginPort: '9000' }).containers.find((c) => c.role === 'gateway');
+    expect(g?.ports).toEqual([
+      { internal: 8443, external: 9443, ip: '127.0.0.1' },
+      { internal: 8444, external: 9000, ip: '127.0.0.1' },
+    ]);
+    // Published under other numbers: each origin links to the other by the host's ports.
+    expect(g?.env).toMatchObject({ GATEWAY_LOGIN_LISTEN: '0.0.0.0:8444', GATEWAY_PUBLIC_PORT: '9443', GATEWAY_LOGIN_PUBLIC_PORT: '9000' });
+    expect(() => specOf({ gatewayPort: '9443', gatewayLoginPort: '9443' })).toThrow(/gatewayLoginPort = 9443: must differ from gatewayPort/);
   });
 });
 
@@ -135,14 +146,18 @@ describe('jail spec: the gateway with cellEgress none', () => {
     expect(gateway.env.GATEWAY_CERT_NAMES).toBe('172.29.90.2');
     const { config } = parseConfig({ openclawToken: TOKEN, gatewayToken: TOKEN, ...raw });
     expect(gatewayUrl(config)).toBe('wss://172.29.90.2:8443');
+    expect(gatewayLoginUrl(config)).toBe('https://172.29.90.2:8444/__clawjail/login');
+    expect(gateway.env.GATEWAY_LOGIN_LISTEN).toBe('0.0.0.0:8444');
+    expect(gateway.env.GATEWAY_PUBLIC_PORT).toBeUndefined();
   });
 
   it('with the internet, Docker picks the address and the port is published', () => {
     const g = specOf({ cellEgress: 'internet' }).containers.find((c) => c.role === 'gateway');
     expect(g?.networkAddresses).toBeUndefined();
-    expect(g?.ports).toHaveLength(1);
+    expect(g?.ports).toHaveLength(2);
     const { config } = parseConfig({ openclawToken: TOKEN, gatewayToken: TOKEN });
     expect(gatewayUrl(config)).toBe('wss://127.0.0.1:8443');
+    expect(gatewayLoginUrl(config)).toBe('https://127.0.0.1:8444/__clawjail/login');
   });
 
   it('hostInCidr counts from the network address and stays inside it', () => {

@@ -22,7 +22,7 @@ function healthy(): StatusFacts {
       },
     },
     signatures: 'freshclam',
-    gateway: { url: 'wss://127.0.0.1:8443', served: { ok: true, value: FP }, presented: { ok: true, value: FP }, sessions: { ok: true, value: 1 } },
+    gateway: { url: 'wss://127.0.0.1:8443', served: { ok: true, value: FP }, presented: { ok: true, value: FP }, loginUrl: 'https://127.0.0.1:8444/__clawjail/login', presentedLogin: { ok: true, value: FP }, sessions: { ok: true, value: 1 } },
     egress: { mode: 'allowlist', pending: { ok: true, value: 0 } },
   };
 }
@@ -56,6 +56,8 @@ describe('clawjail status: the judgement', () => {
     ['the warden degraded', (f) => f.warden.ok && Object.assign(f.warden.value, { status: 'degraded', reasons: ['clamd-unreachable'] }), 'warden'],
     ['another certificate at the gateway URL', (f) => (f.gateway.presented = { ok: true, value: Array(32).fill('CD').join(':') }), 'gateway'],
     ['nothing at the gateway URL', (f) => (f.gateway.presented = { ok: false, error: 'ECONNREFUSED' }), 'gateway'],
+    ['another certificate at the login page', (f) => (f.gateway.presentedLogin = { ok: true, value: Array(32).fill('CD').join(':') }), 'gateway'],
+    ['nothing at the login page', (f) => (f.gateway.presentedLogin = { ok: false, error: 'ECONNREFUSED' }), 'gateway'],
     ['the gate not answering', (f) => (f.egress.pending = { ok: false, error: 'ENOENT' }), 'egress'],
   ];
   it.each(breaks)('%s: not safe, and that part is the one failing', (_what, breakIt, part) => {
