@@ -21,6 +21,7 @@ const BENCHES: Record<string, () => Bench> = {
   warden: () => (require('./warden') as { run: Bench }).run,
   moat: () => (require('./moat') as { run: Bench }).run,
   egress: () => (require('./egress') as { run: Bench }).run,
+  'clamd-db': () => (require('./clamdDb') as { run: Bench }).run,
 };
 
 const fmt = (v: number) => (Math.abs(v) >= 100 ? v.toFixed(0) : Math.abs(v) >= 1 ? v.toFixed(2) : v.toFixed(3));

@@ -2,7 +2,7 @@
 // docker CLI, and the parse of what they print. Kept apart from the rest of the gate's spec:
 // the EgressPolicy dynamic provider captures this module by value (Pulumi serializes it), so it
 // imports nothing but the shell quoting.
-import { shellQuote } from './pids';
+import { shellQuote } from './shell';
 
 export const EGRESS_STATE_DIR = '/var/lib/clawjail-egress';
 

@@ -23,7 +23,7 @@
 // Rules are written exactly as `iptables-save` (nf_tables 1.8) prints them, so the rendered text
 // and the live text can be compared line by line; `normalizeRule` absorbs the small differences
 // between iptables versions (implicit `-m tcp`, `/32`, quoting).
-import { hostInCidr, type EgressException, type JailConfig, type MoatConnLimits } from '../config';
+import { hostInCidr, isIPv4, isIPv4Cidr, isResolverAddress, type EgressException, type JailConfig, type MoatConnLimits } from '../config';
 
 export const IP6TABLES_MARKER = '# ip6tables';
 /** The comment on the v4 document saying which dockerd jump the moat relies on. */
@@ -177,18 +177,17 @@ interface FamilyDoc {
 function checkPlan(plan: MoatRulesPlan): void {
   if (!/^[a-z][a-z0-9-]{0,23}$/.test(plan.namePrefix)) throw new Error(`bad namePrefix ${JSON.stringify(plan.namePrefix)}`);
   if (!/^[a-zA-Z][a-zA-Z0-9_-]{0,14}$/.test(plan.bridgeName)) throw new Error(`bad bridge name ${JSON.stringify(plan.bridgeName)}`);
-  const ip = /^\d{1,3}(\.\d{1,3}){3}$/;
-  for (const r of plan.resolvers) if (!ip.test(r)) throw new Error(`bad resolver ${JSON.stringify(r)}`);
-  for (const r of plan.internetFrom ?? []) if (!ip.test(r)) throw new Error(`bad source ${JSON.stringify(r)}`);
+  for (const r of plan.resolvers) if (!isIPv4(r)) throw new Error(`bad resolver ${JSON.stringify(r)}`);
+  for (const r of plan.internetFrom ?? []) if (!isIPv4(r)) throw new Error(`bad source ${JSON.stringify(r)}`);
   if (plan.internetFrom && plan.internet === false) throw new Error('internetFrom needs the internet');
-  for (const n of plan.extraBlocked ?? []) if (!/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/.test(n)) throw new Error(`bad network ${JSON.stringify(n)}`);
+  for (const n of plan.extraBlocked ?? []) if (!isIPv4Cidr(n)) throw new Error(`bad network ${JSON.stringify(n)}`);
   const l = plan.connLimits ?? MOAT_CONN_LIMIT_DEFAULTS;
   const whole = (n: unknown, min: number, max: number) => Number.isSafeInteger(n) && (n as number) >= min && (n as number) <= max;
   if (!whole(l.rate, 1, 10000) || !whole(l.burst, 1, 10000) || !whole(l.max, 16, 1048576)) {
     throw new Error(`bad connection limits ${JSON.stringify(l)}`);
   }
   for (const e of plan.exceptions) {
-    if (!ip.test(e.ip) || !Number.isInteger(e.port) || e.port < 1 || e.port > 65535 || !['tcp', 'udp'].includes(e.proto)) {
+    if (!isIPv4(e.ip) || !Number.isInteger(e.port) || e.port < 1 || e.port > 65535 || !['tcp', 'udp'].includes(e.proto)) {
       throw new Error(`bad exception ${JSON.stringify(e)}`);
     }
   }
@@ -566,8 +565,6 @@ export interface ResolverSources {
 /** Docker's fallback when the host has no usable resolver. */
 export const DOCKER_DEFAULT_RESOLVERS = ['8.8.8.8', '8.8.4.4'];
 
-const isV4 = (s: string) => /^\d{1,3}(\.\d{1,3}){3}$/.test(s) && s.split('.').every((p) => Number(p) <= 255);
-const usable = (s: string) => isV4(s) && !s.startsWith('127.') && !s.startsWith('0.');
 
 function nameservers(conf: string): string[] {
   return conf
@@ -586,7 +583,7 @@ export function hostResolvers(src: ResolverSources): string[] {
   try {
     const dj = src.daemonJson.trim() ? (JSON.parse(src.daemonJson) as { dns?: unknown }) : {};
     if (Array.isArray(dj.dns)) {
-      const dns = dj.dns.filter((x): x is string => typeof x === 'string' && usable(x));
+      const dns = dj.dns.filter((x): x is string => typeof x === 'string' && isResolverAddress(x));
       if (dns.length) return uniq(dns, (x) => x);
     }
   } catch {
@@ -596,6 +593,6 @@ export function hostResolvers(src: ResolverSources): string[] {
   if (servers.length > 0 && servers.every((s) => s.startsWith('127.')) && src.systemdResolvConf.trim()) {
     servers = nameservers(src.systemdResolvConf);
   }
-  const ok = uniq(servers.filter(usable), (x) => x);
+  const ok = uniq(servers.filter(isResolverAddress), (x) => x);
   return ok.length ? ok : [...DOCKER_DEFAULT_RESOLVERS];
 }

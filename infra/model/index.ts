@@ -47,4 +47,5 @@ export { jailNames, JAIL_VERSION } from './names';
 export { gatewayLoginUrl, gatewayUrl, GATEWAY_INTERNAL_PORT, GATEWAY_LOGIN_INTERNAL_PORT } from './gateway';
 export { egressPolicyDocument, egressFiles, gateProxyUrl, EGRESS_STATE_DIR } from './egress';
 export { CLAMD_PORT, SIGNATURE_DIR, WARDEN_JAIL_DIR } from './warden';
-export { containerRunStateScript, gatewayFingerprintScript, parseContainerRunState, pidsLimitScript, shellQuote, type ContainerRunState } from './pids';
+export { containerRunStateScript, gatewayFingerprintScript, parseContainerRunState, pidsLimitScript, type ContainerRunState } from './pids';
+export { shellQuote } from './shell';

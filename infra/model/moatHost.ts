@@ -11,6 +11,7 @@
 //       docker.service Requires= the unit (no moat, no docker: fail closed) and runs the apply
 //       script again after every dockerd start (ExecStartPost)
 import { moatChainNames, moatTag, splitFamilies, type MoatRulesPlan } from './firewall';
+import { shellQuote } from './shell';
 import type { BootRestore } from '../config';
 
 /** Where a command is run: the Docker host of the stack. */
@@ -51,10 +52,6 @@ export function moatPaths(namePrefix: string, root = '/'): MoatPaths {
   };
 }
 
-/** Shell-quotes one word for POSIX sh. */
-export function sq(word: string): string {
-  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
-}
 
 /** The argv that runs a sh script read from stdin on the target host. */
 export function hostShellArgv(target: MoatTarget): string[] {
@@ -87,8 +84,8 @@ function ourHookDeletes(plan: Pick<MoatRulesPlan, 'namePrefix'>): string[] {
   return [
     '# -D for every rule of this stack outside its own chains: hooks, guards, stray jumps to them.',
     'hook_deletes() {',
-    `  printf '%s\\n' "$1" | grep -E '^-A ' | grep -vE ${sq(`^-A (${chains}) `)} \\`,
-    `    | grep -E -e ${sq(moatTag(plan.namePrefix))} -e ${sq(`-j (${chains})( |$)`)} \\`,
+    `  printf '%s\\n' "$1" | grep -E '^-A ' | grep -vE ${shellQuote(`^-A (${chains}) `)} \\`,
+    `    | grep -E -e ${shellQuote(moatTag(plan.namePrefix))} -e ${shellQuote(`-j (${chains})( |$)`)} \\`,
     "    | sed 's/^-A /-D /' || true",
     '}',
   ];
@@ -120,8 +117,8 @@ export function renderApplyScript(plan: Pick<MoatRulesPlan, 'namePrefix' | 'brid
     '}',
     '# Docker creates DOCKER-USER when it starts; at boot we come first and create it ourselves.',
     'iptables -w 10 -N DOCKER-USER 2>/dev/null || true',
-    `apply iptables ${sq(paths.rulesV4)}`,
-    `apply ip6tables ${sq(paths.rulesV6)}`,
+    `apply iptables ${shellQuote(paths.rulesV4)}`,
+    `apply ip6tables ${shellQuote(paths.rulesV6)}`,
     '',
   ].join('\n');
 }
@@ -189,7 +186,7 @@ const EOF = 'CLAWJAIL_MOAT_EOF';
 function writeFile(path: string, content: string): string[] {
   const body = content.endsWith('\n') ? content : content + '\n';
   if (body.split('\n').includes(EOF)) throw new Error(`file content contains the heredoc delimiter ${EOF}`);
-  return [`cat > ${sq(path + '.clawjail-new')} <<'${EOF}'`, ...body.slice(0, -1).split('\n'), EOF, `mv -f ${sq(path + '.clawjail-new')} ${sq(path)}`];
+  return [`cat > ${shellQuote(path + '.clawjail-new')} <<'${EOF}'`, ...body.slice(0, -1).split('\n'), EOF, `mv -f ${shellQuote(path + '.clawjail-new')} ${shellQuote(path)}`];
 }
 
 /** The files the moat installs on the host, path to content (all end with a newline). */
@@ -222,24 +219,24 @@ export function renderInstallScript(plan: MoatRulesPlan, rules: string, bootRest
       'fi',
     );
   }
-  lines.push(`mkdir -p ${sq(paths.dir)}`);
-  if (bootRestore === 'systemd') lines.push(`mkdir -p ${sq(paths.dropIn.replace(/\/[^/]+$/, ''))}`);
+  lines.push(`mkdir -p ${shellQuote(paths.dir)}`);
+  if (bootRestore === 'systemd') lines.push(`mkdir -p ${shellQuote(paths.dropIn.replace(/\/[^/]+$/, ''))}`);
   for (const [path, content] of Object.entries(files)) lines.push(...writeFile(path, content));
   if (bootRestore === 'systemd') {
     lines.push('systemctl daemon-reload', `systemctl enable --quiet ${paths.unitName}`);
   } else {
     lines.push(...removeBootUnitLines(paths));
   }
-  lines.push(`sh ${sq(paths.script)}`, '');
+  lines.push(`sh ${shellQuote(paths.script)}`, '');
   return lines.join('\n');
 }
 
 function removeBootUnitLines(paths: MoatPaths): string[] {
   return [
-    `if [ -e ${sq(paths.unit)} ] || [ -e ${sq(paths.dropIn)} ]; then`,
+    `if [ -e ${shellQuote(paths.unit)} ] || [ -e ${shellQuote(paths.dropIn)} ]; then`,
     `  if [ -d /run/systemd/system ]; then systemctl disable --quiet ${paths.unitName} 2>/dev/null || true; fi`,
-    `  rm -f ${sq(paths.unit)} ${sq(paths.dropIn)}`,
-    `  rmdir ${sq(paths.dropIn.replace(/\/[^/]+$/, ''))} 2>/dev/null || true`,
+    `  rm -f ${shellQuote(paths.unit)} ${shellQuote(paths.dropIn)}`,
+    `  rmdir ${shellQuote(paths.dropIn.replace(/\/[^/]+$/, ''))} 2>/dev/null || true`,
     '  if [ -d /run/systemd/system ]; then systemctl daemon-reload; fi',
     'fi',
   ];
@@ -252,8 +249,8 @@ export function renderRemoveScript(plan: Pick<MoatRulesPlan, 'namePrefix'>, root
     'set -eu',
     ...removeRulesLines(plan),
     ...removeBootUnitLines(paths),
-    `rm -f ${sq(paths.rulesV4)} ${sq(paths.rulesV6)} ${sq(paths.script)}`,
-    `rmdir ${sq(paths.dir)} 2>/dev/null || true`,
+    `rm -f ${shellQuote(paths.rulesV4)} ${shellQuote(paths.rulesV6)} ${shellQuote(paths.script)}`,
+    `rmdir ${shellQuote(paths.dir)} 2>/dev/null || true`,
     '',
   ].join('\n');
 }
@@ -265,12 +262,12 @@ export function renderReadScript(plan: Pick<MoatRulesPlan, 'namePrefix'>, root =
   const p = moatPaths(plan.namePrefix, root);
   return [
     'set -eu',
-    `echo ${sq(READ_MARKERS.v4)}`,
+    `echo ${shellQuote(READ_MARKERS.v4)}`,
     'iptables-save -t filter',
-    `echo ${sq(READ_MARKERS.v6)}`,
+    `echo ${shellQuote(READ_MARKERS.v6)}`,
     'ip6tables-save -t filter',
-    `echo ${sq(READ_MARKERS.files)}`,
-    `for f in ${[p.rulesV4, p.rulesV6, p.script, p.unit, p.dropIn].map(sq).join(' ')}; do`,
+    `echo ${shellQuote(READ_MARKERS.files)}`,
+    `for f in ${[p.rulesV4, p.rulesV6, p.script, p.unit, p.dropIn].map(shellQuote).join(' ')}; do`,
     '  if [ -f "$f" ]; then echo "$(sha256sum < "$f" | cut -c1-64) $f"; else echo "missing $f"; fi',
     'done',
     '',
@@ -304,11 +301,11 @@ export const RESOLVER_MARKERS = { daemon: '#clawjail:daemon.json', resolv: '#cla
 /** Prints what decides where Docker's embedded DNS forwards to. */
 export function renderResolversScript(): string {
   return [
-    `echo ${sq(RESOLVER_MARKERS.daemon)}`,
+    `echo ${shellQuote(RESOLVER_MARKERS.daemon)}`,
     'cat /etc/docker/daemon.json 2>/dev/null || true',
-    `echo ${sq(RESOLVER_MARKERS.resolv)}`,
+    `echo ${shellQuote(RESOLVER_MARKERS.resolv)}`,
     'cat /etc/resolv.conf 2>/dev/null || true',
-    `echo ${sq(RESOLVER_MARKERS.systemd)}`,
+    `echo ${shellQuote(RESOLVER_MARKERS.systemd)}`,
     'cat /run/systemd/resolve/resolv.conf 2>/dev/null || true',
     '',
   ].join('\n');

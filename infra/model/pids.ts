@@ -3,11 +3,8 @@
 // holds across restarts of the container, of dockerd and of the host), read back, and only then
 // is the container started. The script is the single source: the stack runs it, and so does the
 // end-to-end deployer.
+import { shellQuote } from './shell';
 
-/** Shell-quotes one word for POSIX sh. */
-export function shellQuote(word: string): string {
-  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
-}
 
 export function pidsLimitScript(container: string, limit: number): string {
   if (!Number.isSafeInteger(limit) || limit < 1) throw new Error(`pids limit must be a positive integer, got ${limit}`);

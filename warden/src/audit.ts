@@ -31,6 +31,8 @@ export class AuditLog {
   private written = 0;
   private commits = 0;
   private lastCommitAt = -Infinity;
+  /** A write failed part-way (ENOSPC, EFBIG): the log ends in a fragment with no newline. */
+  private torn = false;
 
   private constructor(
     private readonly fd: number,
@@ -63,11 +65,15 @@ export class AuditLog {
   append(entry: AuditEntry): Promise<void> {
     if (this.closed) return Promise.reject(new Error('audit log closed'));
     const rec = { time: this.now().toISOString(), actor: this.actor, ...entry };
-    try {
-      writeAllSync(this.fd, Buffer.from(JSON.stringify(rec, jsonSafe) + '\n', 'utf8'));
-    } catch (e) {
-      return Promise.reject(e);
+    // After a torn write, a newline first ends the fragment, so this line is a line of its own
+    // (readers skip the one fragment instead of losing the next entry glued onto it).
+    const line = Buffer.from((this.torn ? '\n' : '') + JSON.stringify(rec, jsonSafe) + '\n', 'utf8');
+    const { written, error } = writeAllSync(this.fd, line);
+    if (error) {
+      if (written > 0) this.torn = true;
+      return Promise.reject(error);
     }
+    this.torn = false;
     return new Promise((resolve, reject) => {
       this.pending.push({ done: (e) => (e ? reject(e) : resolve()) });
       this.schedule();
@@ -114,8 +120,19 @@ export class AuditLog {
   }
 }
 
-function writeAllSync(fd: number, data: Buffer): void {
-  for (let off = 0; off < data.length; ) off += fs.writeSync(fd, data, off, data.length - off, null);
+/** Writes all of `data`, or says how much of it reached the file before the error. */
+function writeAllSync(fd: number, data: Buffer): { written: number; error?: Error } {
+  let off = 0;
+  try {
+    while (off < data.length) {
+      const n = fs.writeSync(fd, data, off, data.length - off, null);
+      if (n <= 0) throw new Error('audit log: write() made no progress');
+      off += n;
+    }
+    return { written: off };
+  } catch (e) {
+    return { written: off, error: e as Error };
+  }
 }
 
 /**

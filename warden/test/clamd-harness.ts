@@ -64,6 +64,8 @@ export interface ClamdOptions {
   readyTimeoutMs?: number;
   /** more clamd.conf lines, e.g. ['DisableCache yes'] for benchmarks */
   extraConfig?: string[];
+  /** writes more databases (.hdb, .hsb, .ndb, ...) into clamd's DatabaseDirectory before it starts */
+  prepareDatabase?: (dbDir: string) => void;
   /**
    * where to make the temp dir, which is also clamd's TemporaryDirectory: INSTREAM spools every
    * stream to a temp file there, so on a busy disk it is 2-5x slower than on tmpfs. Default:
@@ -156,6 +158,7 @@ export async function startClamd(opts: ClamdOptions = {}): Promise<ClamdInstance
   const db = path.join(dir, 'db');
   fs.mkdirSync(db);
   fs.writeFileSync(path.join(db, 'test.hdb'), hdbLines(opts.signatures ?? testSignatures()));
+  opts.prepareDatabase?.(db);
   const useTcp = opts.tcp !== false;
   const useUnix = opts.unix !== false;
   const port = useTcp ? opts.port ?? (await freePort()) : null;
