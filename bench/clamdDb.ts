@@ -13,7 +13,7 @@ import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { clamdCommand, startClamd, type ClamdInstance } from '../warden/test/clamd-harness';
+import { clamdCommand, startClamd, type ClamdInstance } from '../warden/test/clamdHarness';
 
 const HASHES_MD5 = Number(process.env.BENCH_CLAMD_MD5 ?? 2_500_000);
 const HASHES_SHA256 = Number(process.env.BENCH_CLAMD_SHA256 ?? 1_000_000);

@@ -52,8 +52,8 @@ function ensureBuilt() {
   if (stale(path.join(WARDEN, 'dist', 'main.js'), [path.join(WARDEN, 'src')])) {
     execFileSync(process.execPath, [tsc, '-p', path.join(WARDEN, 'tsconfig.json')], { stdio: 'inherit' });
   }
-  const harness = path.join(WARDEN, 'test', 'dist', 'warden', 'test', 'clamd-harness.js');
-  if (stale(harness, [path.join(WARDEN, 'test', 'clamd-harness.ts'), path.join(WARDEN, 'test', 'warden-process.ts'), path.join(WARDEN, '..', 'test', 'helpers', 'wait.ts')])) {
+  const harness = path.join(WARDEN, 'test', 'dist', 'warden', 'test', 'clamdHarness.js');
+  if (stale(harness, [path.join(WARDEN, 'test', 'clamdHarness.ts'), path.join(WARDEN, 'test', 'wardenProcess.ts'), path.join(WARDEN, '..', 'test', 'helpers', 'wait.ts')])) {
     execFileSync(process.execPath, [tsc, '-p', path.join(WARDEN, 'tsconfig.harness.json')], { stdio: 'inherit' });
   }
 }
@@ -211,10 +211,10 @@ async function run(opts = {}) {
     ...opts,
   };
   ensureBuilt();
-  const H = require(path.join(WARDEN, 'test', 'dist', 'warden', 'test', 'clamd-harness.js'));
-  const { WardenProcess } = require(path.join(WARDEN, 'test', 'dist', 'warden', 'test', 'warden-process.js'));
-  const { ClamdClient } = require(path.join(WARDEN, 'dist', 'clamd-client.js'));
-  const { parseEndpoint } = require(path.join(WARDEN, 'dist', 'clamd-protocol.js'));
+  const H = require(path.join(WARDEN, 'test', 'dist', 'warden', 'test', 'clamdHarness.js'));
+  const { WardenProcess } = require(path.join(WARDEN, 'test', 'dist', 'warden', 'test', 'wardenProcess.js'));
+  const { ClamdClient } = require(path.join(WARDEN, 'dist', 'clamdClient.js'));
+  const { parseEndpoint } = require(path.join(WARDEN, 'dist', 'clamdProtocol.js'));
 
   const base = fs.mkdtempSync(path.join(os.tmpdir(), 'cjw-bench-'));
   const wsBase = fs.mkdtempSync(path.join(writableDir('/dev/shm') ? '/dev/shm' : os.tmpdir(), 'cjw-bench-ws-'));

@@ -18,7 +18,7 @@ import {
   restoreEntry,
   restoreTarget,
   verifyContent,
-} from '../../warden/src/jail-store';
+} from '../../warden/src/jailStore';
 import { pathFromRecord, printable, printableText, type RecordedPath } from '../../warden/src/paths';
 import type { CliIO } from '../io';
 import { HELP_OPTION, optionsHelp, parseCommandLine, UsageError, type OptionDefs } from '../args';

@@ -5,7 +5,7 @@
 import * as crypto from 'crypto';
 import { containerCreateBody } from './deployer';
 import { seedSignatures, testJail, type TestJail } from './testJail';
-import { hdbLines, signatureOf } from '../../warden/test/clamd-harness';
+import { hdbLines, signatureOf } from '../../warden/test/clamdHarness';
 import type { ContainerSpec } from '../../infra/model';
 import { until as waitUntil } from '../helpers/wait';
 

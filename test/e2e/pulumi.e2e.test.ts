@@ -10,7 +10,7 @@ import { fetchPresentedCertificate } from '../../gateway/src/pinned';
 import { moatChainNames } from '../../infra/model/firewall';
 import { moatPaths, renderRemoveScript } from '../../infra/model/moatHost';
 import { REPO_ROOT } from '../../infra/paths';
-import { EICAR } from '../../warden/test/clamd-harness';
+import { EICAR } from '../../warden/test/clamdHarness';
 import { run } from '../helpers/run';
 import { until as waitUntil } from '../helpers/wait';
 import { clawjailWith } from './cli';

@@ -3,7 +3,7 @@
 // filled there, and a scrub of whatever a failed run left.
 import * as crypto from 'crypto';
 import { renderRemoveScript } from '../../infra/model/moatHost';
-import { hdbLines, testSignatures } from '../../warden/test/clamd-harness';
+import { hdbLines, testSignatures } from '../../warden/test/clamdHarness';
 import { PulumiSandbox } from './pulumiCli';
 import { RemoteDockerHost, run } from './remoteHost';
 import { tarOf } from './tar';

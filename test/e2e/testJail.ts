@@ -7,7 +7,7 @@ import * as path from 'path';
 import { hostBuildArgs } from '../../infra/buildArgs';
 import { parseConfig, type JailConfig, type JailSecrets } from '../../infra/config';
 import { buildJailSpec, jailNames, type ContainerSpec, type JailSpec, type Role } from '../../infra/model';
-import { hdbLines, testSignatures } from '../../warden/test/clamd-harness';
+import { hdbLines, testSignatures } from '../../warden/test/clamdHarness';
 import { JailDeployment } from './deployer';
 import type { Engine } from './engine';
 import { tarOf } from './tar';

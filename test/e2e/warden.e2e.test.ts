@@ -7,7 +7,7 @@ import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
 import { CLAMD_PORT, WARDEN_JAIL_DIR } from '../../infra/model';
-import { EICAR } from '../../warden/test/clamd-harness';
+import { EICAR } from '../../warden/test/clamdHarness';
 import { clawjail } from './cli';
 import { testJail, type TestJail } from './testJail';
 import { until as waitUntil } from '../helpers/wait';

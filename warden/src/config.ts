@@ -3,7 +3,7 @@
 // checks that need the filesystem live in main.ts.
 
 import * as path from 'path';
-import { ClamdEndpoint, parseEndpoint } from './clamd-protocol';
+import { ClamdEndpoint, parseEndpoint } from './clamdProtocol';
 
 export type UnscannablePolicy = 'quarantine' | 'allow';
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';

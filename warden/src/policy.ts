@@ -2,7 +2,7 @@
 // long to back off. No I/O here, so every rule is unit-tested directly.
 
 import type { UnscannablePolicy } from './config';
-import type { Verdict } from './clamd-protocol';
+import type { Verdict } from './clamdProtocol';
 
 /**
  * OpenClaw writes atomically through `.fs-safe-replace.<pid>.<uuid>.tmp` and renames it over the

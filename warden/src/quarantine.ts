@@ -19,9 +19,9 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as crypto from 'crypto';
-import { Verdict } from './clamd-protocol';
+import { Verdict } from './clamdProtocol';
 import { FileIdentity, identityOf, sameInode, fstat, fsOpen, pread, hashFd, isRegular } from './scanner';
-import { QuarantineRecord, RECORD_VERSION, quarantineDir } from './jail-store';
+import { QuarantineRecord, RECORD_VERSION, quarantineDir } from './jailStore';
 import { basenameOf, dirnameOf, joinPath, printable, recordPath, relativeTo } from './paths';
 import { describeVerdict, quarantineId, tombstoneName, tombstoneText } from './policy';
 import { ensureOwnerAccess } from './access';

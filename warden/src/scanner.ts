@@ -10,8 +10,8 @@
 
 import * as fs from 'fs';
 import * as crypto from 'crypto';
-import { ClamdClient } from './clamd-client';
-import { Verdict } from './clamd-protocol';
+import { ClamdClient } from './clamdClient';
+import { Verdict } from './clamdProtocol';
 import { isWithin } from './paths';
 import { ensureAncestorsAccess, ensureOwnerAccess } from './access';
 

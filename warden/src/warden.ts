@@ -4,18 +4,18 @@
 
 import * as fs from 'fs';
 import { WardenConfig } from './config';
-import { ClamdClient, ClamdUnavailableError } from './clamd-client';
-import { Verdict, endpointToString } from './clamd-protocol';
+import { ClamdClient, ClamdUnavailableError } from './clamdClient';
+import { Verdict, endpointToString } from './clamdProtocol';
 import { Scanner, FileIdentity, fdChunks, hashFd, identityOf } from './scanner';
-import { CleanCache } from './clean-cache';
+import { CleanCache } from './cleanCache';
 import { Quarantine } from './quarantine';
 import { AuditLog, AuditEntry } from './audit';
-import { ScanQueue, QueueItem, ProcessResult } from './scan-queue';
+import { ScanQueue, QueueItem, ProcessResult } from './scanQueue';
 import { TreeWatcher } from './watcher';
 import { walkTree, listDir } from './walker';
 import { HealthReporter, HealthSnapshot } from './health';
 import { Logger, createLogger } from './logger';
-import { auditPath } from './jail-store';
+import { auditPath } from './jailStore';
 import { TempDeferral, backoffMs, describeVerdict, dispositionFor } from './policy';
 import { basenameOf, dirnameOf, isUtf8, joinPath, pathKey, printable, recordPath, relativeTo } from './paths';
 

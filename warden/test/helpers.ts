@@ -7,7 +7,7 @@ import { parseConfig, WardenConfig } from '../src/config';
 import { Warden, WardenDeps } from '../src/warden';
 import { createLogger } from '../src/logger';
 import * as shared from '../../test/helpers/wait';
-import { QuarantineRecord } from '../src/jail-store';
+import { QuarantineRecord } from '../src/jailStore';
 
 export { sleep } from '../../test/helpers/wait';
 

@@ -6,10 +6,10 @@ import { execFile } from 'child_process';
 import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
-import { ClamdInstance, EICAR, corpusFiles, freePort, startClamd } from './clamd-harness';
+import { ClamdInstance, EICAR, corpusFiles, freePort, startClamd } from './clamdHarness';
 import { Sandbox, auditFor, exists, isQuarantined, readAudit, recordFor, sleep, tombstoneOf, waitFor } from './helpers';
-import { UidCopy, copyForUid } from './uid-copy';
-import { WARDEN_DIR, WARDEN_MAIN, WardenProcess, buildWarden } from './warden-process';
+import { UidCopy, copyForUid } from './uidCopy';
+import { WARDEN_DIR, WARDEN_MAIN, WardenProcess, buildWarden } from './wardenProcess';
 
 jest.setTimeout(180000);
 

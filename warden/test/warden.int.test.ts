@@ -6,7 +6,7 @@ import * as path from 'path';
 import * as crypto from 'crypto';
 import { execFileSync, spawn } from 'child_process';
 import { Warden } from '../src/warden';
-import { ClamdInstance, EICAR, corpusFiles, startClamd } from './clamd-harness';
+import { ClamdInstance, EICAR, corpusFiles, startClamd } from './clamdHarness';
 import { Sandbox, auditFor, exists, isQuarantined, readAudit, recordFor, records, sleep, startWarden, tempDir, tombstoneOf, waitFor } from './helpers';
 
 jest.setTimeout(90000);

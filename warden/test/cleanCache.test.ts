@@ -1,4 +1,4 @@
-import { CleanCache } from '../src/clean-cache';
+import { CleanCache } from '../src/cleanCache';
 import type { FileIdentity } from '../src/scanner';
 
 const id = (over: Partial<FileIdentity> = {}): FileIdentity => ({

@@ -1,4 +1,4 @@
-import { chunkHeader, commandBytes, END_OF_STREAM, endpointToString, parseEndpoint, parseScanReply, parseStats } from '../src/clamd-protocol';
+import { chunkHeader, commandBytes, END_OF_STREAM, endpointToString, parseEndpoint, parseScanReply, parseStats } from '../src/clamdProtocol';
 
 describe('clamd protocol', () => {
   test('endpoints', () => {

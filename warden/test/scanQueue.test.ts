@@ -1,4 +1,4 @@
-import { QueueItem, ScanQueue, ProcessResult } from '../src/scan-queue';
+import { QueueItem, ScanQueue, ProcessResult } from '../src/scanQueue';
 
 const P = (s: string) => Buffer.from(s);
 import { sleep } from '../../test/helpers/wait';

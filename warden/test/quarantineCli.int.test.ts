@@ -4,7 +4,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { PassThrough } from 'stream';
 import { run } from '../../cli/commands/quarantine';
-import { ClamdInstance, EICAR, startClamd } from './clamd-harness';
+import { ClamdInstance, EICAR, startClamd } from './clamdHarness';
 import { Sandbox, exists, readAudit, recordFor, startWarden, tombstoneOf, waitFor } from './helpers';
 
 jest.setTimeout(60000);

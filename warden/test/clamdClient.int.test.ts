@@ -3,9 +3,9 @@
 import * as fs from 'fs';
 import * as net from 'net';
 import * as path from 'path';
-import { ClamdClient, ClamdUnavailableError } from '../src/clamd-client';
-import { parseEndpoint } from '../src/clamd-protocol';
-import { ClamdInstance, EICAR, corpusFiles, freePort, startClamd } from './clamd-harness';
+import { ClamdClient, ClamdUnavailableError } from '../src/clamdClient';
+import { parseEndpoint } from '../src/clamdProtocol';
+import { ClamdInstance, EICAR, corpusFiles, freePort, startClamd } from './clamdHarness';
 
 jest.setTimeout(60000);
 

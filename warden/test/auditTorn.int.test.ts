@@ -7,7 +7,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as readline from 'readline';
 import { tempDir } from '../../test/helpers/wait';
-import { buildWarden, WARDEN_DIR } from './warden-process';
+import { buildWarden, WARDEN_DIR } from './wardenProcess';
 
 jest.setTimeout(60_000);
 

@@ -4,7 +4,7 @@
 import * as fs from 'fs';
 import * as crypto from 'crypto';
 import { Warden } from '../src/warden';
-import { ClamdInstance, EICAR, startClamd } from './clamd-harness';
+import { ClamdInstance, EICAR, startClamd } from './clamdHarness';
 import { Sandbox, exists, readAudit, sleep, startWarden, tombstoneOf, waitFor } from './helpers';
 
 jest.setTimeout(90000);

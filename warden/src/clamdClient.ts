@@ -15,7 +15,7 @@ import {
   parseScanReply,
   parseStats,
   trimReply,
-} from './clamd-protocol';
+} from './clamdProtocol';
 
 export class ClamdUnavailableError extends Error {
   /** midScan: the connection was up and the scan had started (clamd died or was stopped under us) */

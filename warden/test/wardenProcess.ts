@@ -34,7 +34,7 @@ export interface WardenProcessOptions {
   uid?: number;
   gid?: number;
   logFile: string;
-  /** the entry to run (default WARDEN_MAIN); for another uid, a copy it can read (uid-copy.ts) */
+  /** the entry to run (default WARDEN_MAIN); for another uid, a copy it can read (uidCopy.ts) */
   main?: string;
   /** the open-file limit (soft and hard) to run it under, through prlimit(1) */
   nofile?: number;
