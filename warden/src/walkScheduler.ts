@@ -38,6 +38,8 @@ export interface WalkSchedulerDeps {
   logger: Logger;
   audit: (e: AuditEntry) => Promise<void>;
   stopping: () => boolean;
+  /** A full walk of the workspace is done (it began at `startedAt`). */
+  afterFullWalk?: (why: string, startedAt: number) => void;
 }
 
 export class WalkScheduler {
@@ -287,6 +289,7 @@ export class WalkScheduler {
         this.d.counters.fullScans++;
         const st = await this.walk(this.d.root(), reason);
         this.d.logger.info('full scan walked', { why: reason, entries: st.entries, dirs: st.dirs, ms: Date.now() - t0 });
+        if (!this.d.stopping()) this.d.afterFullWalk?.(reason, t0);
         if (reason === 'startup' && this.startupScan.state === 'running') {
           this.startupScan = { state: 'done', entries: st.entries, dirs: st.dirs, ms: Date.now() - t0 };
           await this.d.audit({ event: 'startup-scan-walked', entries: st.entries, dirs: st.dirs, ms: Date.now() - t0 });

@@ -66,6 +66,9 @@ export class Warden {
   private watcherErrors = 0;
   private watcherLastError: string | null = null;
   private watcherLimited = false;
+  /** When the watcher last hit a system limit (ENOSPC, EMFILE, ENFILE), and the rescans that stand in for it. */
+  private watcherLimitAt = 0;
+  private degradedRescan: NodeJS.Timeout | null = null;
   private timers: NodeJS.Timeout[] = [];
   private readonly startedAt = Date.now();
   private healthPort: number | null = null;
@@ -118,6 +121,7 @@ export class Warden {
       logger: this.logger,
       audit: (e) => this.auditEvent(e),
       stopping: () => this.stopping,
+      afterFullWalk: (why, startedAt) => this.afterFullWalk(why, startedAt),
     });
   }
 
@@ -216,6 +220,7 @@ export class Warden {
     for (const t of this.timers) clearInterval(t);
     this.monitor.stop();
     this.walks.stop();
+    if (this.degradedRescan) clearInterval(this.degradedRescan);
     await this.watcher?.close();
     await this.queue.close();
     await this.reporter?.stop();
@@ -239,16 +244,33 @@ export class Warden {
     this.watcherErrors++;
     this.watcherLastError = `${code ?? ''} ${e.message}`.trim();
     if (code === 'ENOSPC' || code === 'EMFILE' || code === 'ENFILE') {
+      this.watcherLimitAt = Date.now();
       if (!this.watcherLimited) {
         this.watcherLimited = true;
         this.logger.alert('watcher hit a system limit; falling back to periodic full rescans', { error: e, everyS: this.cfg.degradedRescanS });
         this.auditEvent({ event: 'watcher-degraded', error: this.watcherLastError, rescanEveryS: this.cfg.degradedRescanS });
-        const t = setInterval(() => void this.walks.fullScan('watcher-degraded'), this.cfg.degradedRescanS * 1000);
-        t.unref();
-        this.timers.push(t);
+        this.degradedRescan = setInterval(() => void this.walks.fullScan('watcher-degraded'), this.cfg.degradedRescanS * 1000);
+        this.degradedRescan.unref();
       }
     } else {
       this.logger.warn('watcher error', { error: e });
+    }
+  }
+
+  /**
+   * After a full walk: watches on directories gone meanwhile are dropped (their events may have
+   * been lost), and a watcher that hit a limit is whole again when a whole walk, which watches
+   * every directory it lists, met no limit: the rescans that stood in for it stop.
+   */
+  private afterFullWalk(why: string, startedAt: number): void {
+    const dropped = this.watcher?.pruneStale() ?? 0;
+    if (dropped > 0) this.logger.info('dropped the watches of directories gone unseen', { dropped, after: why });
+    if (this.watcherLimited && this.watcherLimitAt < startedAt && this.watcher && this.watcher.byteDirCount < this.watcher.dirBudget) {
+      this.watcherLimited = false;
+      if (this.degradedRescan) clearInterval(this.degradedRescan);
+      this.degradedRescan = null;
+      this.logger.info('watcher whole again: every directory is watched', { directories: this.watcher.byteDirCount, after: why });
+      this.auditEvent({ event: 'watcher-recovered', directories: this.watcher.byteDirCount });
     }
   }
 

@@ -197,6 +197,27 @@ export class TreeWatcher {
     }
   }
 
+  /**
+   * Drop every watch whose path no longer names the directory it holds (inotify). A directory's
+   * deletion normally drops its watch through the events it raises, but events the kernel
+   * dropped in an overflow never come, and each such watch keeps a descriptor (and the deleted
+   * inode) until the budget is spent. Called after each full walk. Returns how many were dropped.
+   */
+  pruneStale(): number {
+    if (this.opts.poll) return 0;
+    let dropped = 0;
+    for (const key of [...this.byteDirs.keys()]) {
+      const e = this.byteDirs.get(key);
+      if (!e) continue; // dropped with a stale parent
+      const now = dirIdentity(e.dir);
+      if (now && sameDir(e, now)) continue;
+      const before = this.byteDirs.size;
+      this.forget(e.dir);
+      dropped += before - this.byteDirs.size;
+    }
+    return dropped;
+  }
+
   unwatchBytesDir(dir: Buffer): void {
     this.removeEntry(pathKey(dir));
   }
@@ -222,6 +243,11 @@ export class TreeWatcher {
 
   get byteDirCount(): number {
     return this.byteDirs.size;
+  }
+
+  /** Directories that may be watched at once (inotify: one descriptor each). */
+  get dirBudget(): number {
+    return this.fdBudget;
   }
 
   /** Polling mode for byte dirs: report entries whose identity changed since the last look. */

@@ -196,7 +196,7 @@ describe('warden process (node warden/dist/main.js)', () => {
     }
   });
 
-  test('more directories than the warden can hold open: it says it is degraded and rescans, it is not blind', async () => {
+  test('more directories than the warden can hold open: it says it is degraded and rescans, it is not blind; back under the budget it is whole again', async () => {
     // One descriptor per watched directory (watcher.ts); under an open-file limit of 1,100 the
     // budget is 76 directories. The control is the same tree under the usual limit.
     const DIRS = 150;
@@ -218,6 +218,14 @@ describe('warden process (node warden/dist/main.js)', () => {
     const payloads = Array.from({ length: DIRS }, (_, i) => path.join(s.ws, `d${i}`, 'payload.com'));
     for (const f of payloads) fs.writeFileSync(f, EICAR);
     await waitFor(() => payloads.every((f) => isQuarantined(s.jail, f)), 60000, 'every payload quarantined');
+    // Back under the budget (the prisoner removes most of the tree): the next whole walk meets
+    // no limit, so the warden says it is whole again, and a new payload is still caught.
+    for (let i = 30; i < DIRS; i++) fs.rmSync(path.join(s.ws, `d${i}`), { recursive: true, force: true });
+    await waitFor(async () => (await p.health()).status === 'ok', 30000, 'the warden whole again');
+    expect(readAudit(s.jail).some((l) => l.event === 'watcher-recovered')).toBe(true);
+    const late = path.join(s.ws, 'd3', 'late.com');
+    fs.writeFileSync(late, EICAR);
+    await waitFor(() => isQuarantined(s.jail, late), 20000, 'a payload after the recovery quarantined');
     await p.stop();
     await control.stop();
   });
