@@ -60,6 +60,30 @@ function headerString(v: string | string[] | undefined): string | undefined {
   return Array.isArray(v) ? v.join(', ') : v;
 }
 
+/** Every value of the cookie `name` in a Cookie header, in order. */
+export function cookieValues(header: string | undefined, name: string): string[] {
+  const out: string[] = [];
+  for (const part of (header ?? '').split(';')) {
+    const eq = part.indexOf('=');
+    if (eq > 0 && part.slice(0, eq).trim() === name) out.push(part.slice(eq + 1).trim());
+  }
+  return out;
+}
+
+/**
+ * Whether a Set-Cookie from upstream would set (or clear) our session cookie in some browser:
+ * the name as a browser reads it (spaces and tabs around it trimmed, any case), or a nameless
+ * cookie whose value is spelled like it.
+ */
+export function setsSessionCookie(setCookie: string): boolean {
+  const pair = setCookie.split(';')[0];
+  const eq = pair.indexOf('=');
+  const name = (eq < 0 ? '' : pair.slice(0, eq)).trim().toLowerCase();
+  const target = SESSION_COOKIE.toLowerCase();
+  if (name === target) return true;
+  return name === '' && pair.slice(eq + 1).trim().toLowerCase().startsWith(target);
+}
+
 export function parseCookies(header: string | undefined): Map<string, string> {
   const out = new Map<string, string>();
   if (!header) return out;
@@ -85,7 +109,8 @@ export function parseProtocols(header: string | string[] | undefined): string[] 
 export interface Credentials {
   bearer?: string;
   protocol?: string;
-  cookie?: string;
+  /** Every session cookie the request carries: the dashboard's script can plant more of that name beside ours. */
+  cookies?: string[];
   /** Something was presented but is unusable (e.g. `Authorization: Basic`, two bearer subprotocols). */
   malformed?: string;
 }
@@ -105,8 +130,8 @@ export function extractCredentials(headers: IncomingHttpHeaders): Credentials {
     if (/^[A-Za-z0-9_-]+$/.test(encoded)) out.protocol = Buffer.from(encoded, 'base64url').toString('utf8');
     else out.malformed = 'bearer subprotocol is not base64url';
   }
-  const cookie = parseCookies(headerString(headers.cookie)).get(SESSION_COOKIE);
-  if (cookie !== undefined) out.cookie = cookie;
+  const cookies = cookieValues(headerString(headers.cookie), SESSION_COOKIE);
+  if (cookies.length) out.cookies = cookies;
   return out;
 }
 
@@ -158,7 +183,9 @@ export type AuthResult =
  */
 export function authenticate(headers: IncomingHttpHeaders, expectedToken: string, nowMs = Date.now()): AuthResult {
   const c = extractCredentials(headers);
-  const cookieOk = c.cookie !== undefined && verifySessionValue(c.cookie, expectedToken, nowMs);
+  // Any of them: a cookie the prisoner planted (a Partitioned one, say) sits beside ours, and
+  // taking only the first would let it lock the operator out.
+  const cookieOk = (c.cookies ?? []).some((v) => verifySessionValue(v, expectedToken, nowMs));
   const bearerOk = c.bearer !== undefined && tokensEqual(c.bearer, expectedToken);
   const protocolOk = c.protocol !== undefined && tokensEqual(c.protocol, expectedToken);
   if (cookieOk || bearerOk || protocolOk) {
@@ -166,7 +193,7 @@ export function authenticate(headers: IncomingHttpHeaders, expectedToken: string
   }
   if (c.bearer !== undefined || c.protocol !== undefined) return { ok: false, reason: 'invalid' };
   if (c.malformed) return { ok: false, reason: 'malformed', detail: c.malformed };
-  if (c.cookie !== undefined) return { ok: false, reason: 'expired-or-invalid-session' };
+  if (c.cookies) return { ok: false, reason: 'expired-or-invalid-session' };
   return { ok: false, reason: 'missing' };
 }
 
@@ -269,14 +296,20 @@ export function downstreamResponseHeaders(headers: IncomingHttpHeaders): Record<
     const name = rawName.toLowerCase();
     if (HOP_BY_HOP.has(name) || connectionListed.has(name)) continue;
     if (name === 'set-cookie') {
-      const list = (Array.isArray(v) ? v : [v]).filter((c) => !c.trim().startsWith(`${SESSION_COOKIE}=`));
+      const list = (Array.isArray(v) ? v : [v]).filter((c) => !setsSessionCookie(c));
       if (list.length) out[name] = list;
       continue;
     }
     // HSTS would make a self-signed vault unreachable for browsers; the prisoner does not get to set it.
     if (name === 'strict-transport-security') continue;
+    // Nor to wipe the operator's cookies (a forced logout) or storage.
+    if (name === 'clear-site-data') continue;
+    // Nor to let a page be served from the browser's cache later without passing the gateway:
+    // after a logout or an expiry a cached dashboard could draw a login form of its own.
+    if (name === 'cache-control' || name === 'expires' || name === 'pragma') continue;
     out[name] = v;
   }
+  out['cache-control'] = 'private, no-cache';
   return out;
 }
 

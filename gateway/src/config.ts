@@ -163,8 +163,10 @@ export function loadConfig(env: Env): GatewayConfig {
     return raw === undefined ? undefined : integer(env, name, 1, 65535);
   };
   const publicPorts = { dashboard: publicPort('GATEWAY_PUBLIC_PORT'), login: publicPort('GATEWAY_LOGIN_PUBLIC_PORT') };
-  if (publicPorts.dashboard !== undefined && publicPorts.dashboard === publicPorts.login) {
-    throw new ConfigError('GATEWAY_LOGIN_PUBLIC_PORT', 'must differ from GATEWAY_PUBLIC_PORT: the login page may not share the dashboard\'s origin');
+  // The ports browsers will use: published ones where given, else the bound ones.
+  const seen = { dashboard: publicPorts.dashboard ?? listen.port, login: publicPorts.login ?? loginListen.port };
+  if (seen.dashboard !== 0 && seen.dashboard === seen.login) {
+    throw new ConfigError('GATEWAY_LOGIN_PUBLIC_PORT', 'must differ from GATEWAY_PUBLIC_PORT (each the port browsers use, else the bound one): the login page may not share the dashboard\'s origin');
   }
   const upstream = parseUpstream(value(env, 'GATEWAY_UPSTREAM')!);
 

@@ -116,13 +116,14 @@ export class Gateway {
   private readonly limits: GatewayLimits;
   private readonly bridge: WebSocketBridge;
   private readonly http: HttpProxy;
-  private readonly connLimiter: RateLimiter;
-  private readonly authFailLimiter: RateLimiter;
+  /** Per origin: the dashboard's script (the prisoner's, in the operator's browser) must not spend the login origin's allowance. */
+  private readonly limiters: Record<'dashboard' | 'login', { conn: RateLimiter; authFail: RateLimiter }>;
   private readonly sessionTtl: number;
   private token: string;
   private upstreamToken?: string;
   private readonly sockets = new Set<net.Socket>();
   private readonly rateLimited = new WeakMap<net.Socket, number>();
+  private readonly loginSockets = new WeakSet<net.Socket>();
   private closing = false;
   private ports = { dashboard: 0, login: 0 };
   private readonly counters: Omit<GatewayStats, 'sessions' | 'pendingUpstream' | 'sessionsTotal' | 'httpProxied'> = {
@@ -171,15 +172,15 @@ export class Gateway {
       refused,
       log: this.log,
     });
-    this.connLimiter = new RateLimiter({ perMinute: this.limits.ratePerMinute, burst: this.limits.rateBurst });
-    this.authFailLimiter = new RateLimiter({ perMinute: this.limits.ratePerMinute, burst: this.limits.rateBurst });
+    const limiter = () => new RateLimiter({ perMinute: this.limits.ratePerMinute, burst: this.limits.rateBurst });
+    this.limiters = { dashboard: { conn: limiter(), authFail: limiter() }, login: { conn: limiter(), authFail: limiter() } };
 
-    this.server = this.tlsServer();
+    this.server = this.tlsServer('dashboard');
     this.server.maxConnections = this.limits.maxConnections + EXTRA_SOCKETS;
     this.server.on('request', (req, res) => this.onRequest(req, res));
     this.server.on('upgrade', (req, socket, head) => this.onUpgrade(req, socket, head));
 
-    this.loginServer = this.tlsServer();
+    this.loginServer = this.tlsServer('login');
     this.loginServer.maxConnections = EXTRA_SOCKETS;
     this.loginServer.on('request', (req, res) => this.onLoginRequest(req, res));
     this.loginServer.on('upgrade', (_req, socket: Duplex) => {
@@ -189,7 +190,7 @@ export class Gateway {
     });
   }
 
-  private tlsServer(): https.Server {
+  private tlsServer(origin: 'dashboard' | 'login'): https.Server {
     const handshake = this.limits.handshakeTimeoutMs;
     const server = https.createServer({
       cert: this.opts.certPem,
@@ -208,7 +209,8 @@ export class Gateway {
       socket.once('close', () => this.sockets.delete(socket));
     });
     server.on('secureConnection', (socket: tls.TLSSocket) => {
-      const decision = this.connLimiter.take(clientKey(socket.remoteAddress), Date.now());
+      if (origin === 'login') this.loginSockets.add(socket);
+      const decision = this.limiters[origin].conn.take(clientKey(socket.remoteAddress), Date.now());
       if (!decision.ok) this.rateLimited.set(socket, decision.retryAfterMs);
     });
     server.on('tlsClientError', (err: Error & { code?: string }, socket: tls.TLSSocket) => {
@@ -219,6 +221,11 @@ export class Gateway {
     server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
       if (!socket.writable || err.code === 'ECONNRESET') return void socket.destroy();
       const status = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : err.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
+      if (status === 431 && origin === 'login') {
+        // Cookies ignore ports: the dashboard's script can fill the jar until every request is
+        // too large. The login origin clears them (the session too), so the operator can log in.
+        return rejectUpgrade(socket, 431, 'request headers too large: this host\'s cookies were cleared, reload to log in', { 'Clear-Site-Data': '"cookies"' });
+      }
       rejectUpgrade(socket, status, status === 408 ? 'request timeout' : 'bad request');
     });
     return server;
@@ -306,12 +313,16 @@ export class Gateway {
   private admissionRefusal(req: http.IncomingMessage): { retryAfterMs: number } | undefined {
     const limited = this.rateLimited.get(req.socket);
     if (limited !== undefined) return { retryAfterMs: limited };
-    if (!this.authFailLimiter.peek(clientKey(req.socket.remoteAddress), Date.now())) return { retryAfterMs: 1000 };
+    if (!this.limiters[this.originOf(req)].authFail.peek(clientKey(req.socket.remoteAddress), Date.now())) return { retryAfterMs: 1000 };
     return undefined;
   }
 
+  private originOf(req: http.IncomingMessage): 'dashboard' | 'login' {
+    return this.loginSockets.has(req.socket) ? 'login' : 'dashboard';
+  }
+
   private noteAuthFailure(req: http.IncomingMessage, reason: string, via: string): void {
-    this.authFailLimiter.take(clientKey(req.socket.remoteAddress), Date.now());
+    this.limiters[this.originOf(req)].authFail.take(clientKey(req.socket.remoteAddress), Date.now());
     this.log('warn', 'unauthorized', { remote: req.socket.remoteAddress, reason, via, path: (req.url ?? '').split('?')[0].slice(0, 200) });
   }
 
@@ -360,6 +371,14 @@ export class Gateway {
       return void res.end(JSON.stringify({ ok: true, service: 'clawjail-gateway', sessions: this.bridge.open }) + '\n');
     }
     if (!this.preflight(req, res)) return;
+    if (req.headers['service-worker'] !== undefined || req.headers['sec-fetch-dest'] === 'serviceworker') {
+      // A service worker of the dashboard's origin would outlive the session: it could answer
+      // the next visit with a login form of its own instead of the gateway's redirect.
+      req.resume();
+      this.counters.refused.forbidden++;
+      res.writeHead(403, { 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-store' });
+      return void res.end('forbidden: no service workers on the dashboard origin\n');
+    }
     const plain = (kind: RefusalKind | undefined, status: number, message: string, headers: Record<string, string> = {}) => {
       if (kind) this.counters.refused[kind]++;
       res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-store', ...headers });

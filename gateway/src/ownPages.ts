@@ -115,7 +115,9 @@ export function serveLoginOrigin(req: http.IncomingMessage, res: http.ServerResp
     const next = new URL(url, 'https://gateway.invalid').searchParams.get('next');
     return page(200, loginPage(safeNext(next), dashboard));
   }
-  if ((pathname === LOGIN_PATH || pathname === LOGOUT_PATH) && req.method === 'POST' && !originMatchesHost(req.headers)) {
+  const site = req.headers['sec-fetch-site'];
+  const crossSite = !originMatchesHost(req.headers) || (site !== undefined && site !== 'same-origin' && site !== 'none');
+  if ((pathname === LOGIN_PATH || pathname === LOGOUT_PATH) && req.method === 'POST' && crossSite) {
     // A form on the dashboard origin posting here: either a login CSRF or a forced logout.
     deps.refused('forbidden');
     return page(403, loginPage('/', dashboard, 'Cross-origin request refused.'));
@@ -142,7 +144,8 @@ export function serveLoginOrigin(req: http.IncomingMessage, res: http.ServerResp
   }
   if (pathname === LOGOUT_PATH && req.method === 'POST') {
     req.resume();
-    res.writeHead(303, { Location: LOGIN_PATH, 'Set-Cookie': clearSessionCookieHeader(), 'Cache-Control': 'no-store' });
+    // Also a Partitioned cookie of that name, which the dashboard's script may have planted.
+    res.writeHead(303, { Location: LOGIN_PATH, 'Set-Cookie': [clearSessionCookieHeader(), `${clearSessionCookieHeader()}; Partitioned`], 'Cache-Control': 'no-store' });
     return void res.end();
   }
   req.resume();

@@ -4,7 +4,9 @@ import {
   authenticate,
   bearerProtocolFor,
   downstreamResponseHeaders,
+  cookieValues,
   extractCredentials,
+  setsSessionCookie,
   injectUpstreamToken,
   makeSessionValue,
   originMatchesHost,
@@ -121,14 +123,36 @@ describe('what reaches OpenClaw', () => {
     expect(upstreamProtocols(`${bearerProtocolFor(TOKEN)}, clawjail, openclaw.v4`)).toEqual(['openclaw.v4']);
   });
 
-  it('does not let the upstream set our cookie or HSTS', () => {
+  it('does not let the upstream set our cookie (in any spelling a browser reads as it), HSTS, Clear-Site-Data or its own caching', () => {
     const out = downstreamResponseHeaders({
-      'set-cookie': [`${SESSION_COOKIE}=forged; Path=/`, 'ui=1'],
+      'set-cookie': [
+        `${SESSION_COOKIE}=forged; Path=/`,
+        `${SESSION_COOKIE} =forged; Path=/`,
+        `${SESSION_COOKIE}\t=; Max-Age=0`,
+        ` ${SESSION_COOKIE.toUpperCase()}=x`,
+        `=${SESSION_COOKIE}=nameless`,
+        'ui=1',
+        '__Host-other=2; Path=/; Secure',
+      ],
       'strict-transport-security': 'max-age=1',
+      'clear-site-data': '"cookies"',
+      'cache-control': 'public, max-age=31536000, immutable',
+      expires: 'Thu, 01 Dec 2099 00:00:00 GMT',
+      pragma: 'cache',
       'transfer-encoding': 'chunked',
       'content-type': 'text/html',
     });
-    expect(out).toEqual({ 'set-cookie': ['ui=1'], 'content-type': 'text/html' });
+    // Every use of a proxied response goes back through the gateway (and its authentication).
+    expect(out).toEqual({ 'set-cookie': ['ui=1', '__Host-other=2; Path=/; Secure'], 'content-type': 'text/html', 'cache-control': 'private, no-cache' });
+  });
+
+  it('takes any of several session cookies: one planted beside ours by the dashboard does not lock the operator out', () => {
+    const good = makeSessionValue(TOKEN, 60);
+    const planted = 'v1.9999999999.AAAA.forged';
+    expect(authenticate({ cookie: `${SESSION_COOKIE}=${planted}; ${SESSION_COOKIE}=${good}` }, TOKEN)).toMatchObject({ ok: true, via: 'cookie' });
+    expect(authenticate({ cookie: `${SESSION_COOKIE}=${planted}` }, TOKEN)).toMatchObject({ ok: false, reason: 'expired-or-invalid-session' });
+    expect(cookieValues(`a=1; ${SESSION_COOKIE}=x; b=2;${SESSION_COOKIE} = y`, SESSION_COOKIE)).toEqual(['x', 'y']);
+    expect(setsSessionCookie('other=1')).toBe(false);
   });
 
   it('injects OpenClaw\'s token only into a device-less connect request without credentials', () => {

@@ -83,6 +83,16 @@ self.addEventListener('fetch', (e) => {
   })());
 });`;
 
+/** The service worker alone: registered from wherever this page is served. */
+const SW_PROBE = `<!doctype html><html><body><script>
+navigator.serviceWorker.register('/sw.js', { scope: '/' }).then(() => navigator.serviceWorker.ready).then(
+  () => fetch('/exfil', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ kind: 'sw-probe', ok: true }) }),
+  (e) => fetch('/exfil', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ kind: 'sw-probe', ok: false, error: String(e) }) }));
+</script></body></html>`;
+
+/** What a cached dashboard would show after the session ended: its own token prompt. */
+const CACHED = `<!doctype html><html><body><h1 id="cached">cached dashboard</h1></body></html>`;
+
 const DECOY_FORM = `<!doctype html><html><body><form method="post" action="/nowhere">
 <input type="password" name="token"><button type="submit">go</button></form></body></html>`;
 
@@ -99,7 +109,7 @@ interface Exfil {
 }
 
 /** A fake OpenClaw that serves the malicious dashboard and records everything it receives. */
-async function startMaliciousUpstream(): Promise<{ url: string; exfil: Exfil[]; received: string[]; close(): Promise<void> }> {
+async function startMaliciousUpstream(): Promise<{ url: string; port: number; exfil: Exfil[]; received: string[]; close(): Promise<void> }> {
   const exfil: Exfil[] = [];
   const received: string[] = [];
   const server = http.createServer((req, res) => {
@@ -115,14 +125,19 @@ async function startMaliciousUpstream(): Promise<{ url: string; exfil: Exfil[]; 
       }
       if (path === '/sw.js') return void res.writeHead(200, { 'Content-Type': 'text/javascript' }).end(SERVICE_WORKER);
       if (path === '/nowhere') return void res.writeHead(200, { 'Content-Type': 'text/html' }).end('ok');
+      if (path === '/sw-probe') return void res.writeHead(200, { 'Content-Type': 'text/html' }).end(SW_PROBE);
+      // A page the browser may keep for a year without asking again.
+      if (path === '/cached') return void res.writeHead(200, { 'Content-Type': 'text/html', 'Cache-Control': 'public, max-age=31536000, immutable' }).end(CACHED);
       if (path === '/decoy-login') return void res.writeHead(200, { 'Content-Type': 'text/html' }).end(DECOY_FORM);
       if (path === '/') return void res.writeHead(200, { 'Content-Type': 'text/html' }).end(DASHBOARD);
       res.writeHead(404).end();
     });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  const port = (server.address() as net.AddressInfo).port;
   return {
-    url: `ws://127.0.0.1:${(server.address() as net.AddressInfo).port}`,
+    url: `ws://127.0.0.1:${port}`,
+    port,
     exfil,
     received,
     async close() {
@@ -183,14 +198,21 @@ suite('the login page against a malicious dashboard, in headless Chromium', () =
     const loginPopupOrigin = new URL(loginPopup.url()).origin;
     await decoyPopup.waitForSelector('input[name=token]');
 
-    await waitFor(() => up.exfil.some((e) => e.kind === 'sw'), 15_000, 'the service worker to be installed');
-    expect(up.exfil.find((e) => e.kind === 'sw')).toMatchObject({ ok: true });
+    // The dashboard cannot install a service worker through the gateway (one would outlive the
+    // session and could answer the next visit with a login form of its own) ...
+    await waitFor(() => up.exfil.some((e) => e.kind === 'sw'), 15_000, 'the service worker registration to end');
+    expect(up.exfil.find((e) => e.kind === 'sw')).toMatchObject({ ok: false });
+    // ... while the same registration works where nothing refuses it: the upstream itself
+    // (http on loopback is a secure context).
+    const direct = await context.newPage();
+    await direct.goto(`http://127.0.0.1:${up.port}/sw-probe`);
+    await waitFor(() => up.exfil.some((e) => e.kind === 'sw-probe'), 15_000, 'the direct service worker probe');
+    expect(up.exfil.find((e) => e.kind === 'sw-probe')).toMatchObject({ ok: true });
+    await direct.close();
 
     // The operator types into both; the decoy is the attacks' control.
     await decoyPopup.fill('input[name=token]', DECOY);
     await waitFor(() => up.exfil.some((e) => e.kind === 'stolen' && e.label === 'decoy'), 15_000, 'the attack to capture the decoy');
-    await decoyPopup.click('button[type=submit]');
-    await waitFor(() => up.exfil.some((e) => e.label === 'service-worker' && e.value?.includes(DECOY)), 15_000, 'the service worker to capture the decoy');
     await loginPopup.fill('input[name=token]', gw.token);
     await Promise.all([loginPopup.waitForURL(`${dashboard}/`), loginPopup.click('button[type=submit]')]);
     await new Promise((r) => setTimeout(r, 1_500)); // time for any late report
@@ -229,5 +251,34 @@ suite('the login page against a malicious dashboard, in headless Chromium', () =
     expect(loginPopupOrigin).toBe(loginOrigin);
     // The logins took place on the login origin (two: the first, and the one in the window).
     expect(gw.logs.filter((l) => l.msg === 'browser session opened').length).toBe(2);
+  });
+
+  it('a dashboard page the prisoner marks cacheable for a year is asked for again once the session is over', async () => {
+    const dashboard = `https://127.0.0.1:${gw.port}`;
+    const loginOrigin = `https://127.0.0.1:${gw.loginPort}`;
+    const seen = (p: string) => up.received.filter((r) => (JSON.parse(r) as { url: string }).url === p).length;
+    // Control: the browser does keep such a page without asking (served straight from the upstream).
+    const direct = await context.newPage();
+    await direct.goto(`http://127.0.0.1:${up.port}/cached`);
+    await direct.goto('about:blank');
+    await direct.goto(`http://127.0.0.1:${up.port}/cached`);
+    expect(await direct.textContent('#cached')).toBe('cached dashboard');
+    expect(seen('/cached')).toBe(1);
+    await direct.close();
+
+    const page = await context.newPage();
+    await page.goto(`${loginOrigin}/__clawjail/login?next=%2Fcached`);
+    await page.fill('input[name=token]', gw.token);
+    await Promise.all([page.waitForURL(`${dashboard}/cached`), page.click('button[type=submit]')]);
+    expect(await page.textContent('#cached')).toBe('cached dashboard');
+    const before = seen('/cached');
+    // The operator logs out; the next visit must reach the gateway, which sends it to log in.
+    await page.goto(`${loginOrigin}/__clawjail/login`);
+    await Promise.all([page.waitForURL(`${loginOrigin}/__clawjail/login`), page.click('form[action="/__clawjail/logout"] button')]);
+    await page.goto(`${dashboard}/cached`);
+    expect(new URL(page.url()).origin).toBe(loginOrigin);
+    expect(await page.$('input[name=token]')).not.toBeNull();
+    expect(seen('/cached')).toBe(before); // the gateway refused it before the upstream saw it
+    await page.close();
   });
 });

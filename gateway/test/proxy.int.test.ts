@@ -343,6 +343,46 @@ describe('gateway (in-process, real TLS)', () => {
     expect((logout.headers['set-cookie'] ?? [])[0]).toMatch(/^__Host-clawjail-session=; Max-Age=0/);
   });
 
+  it('HTTP: the dashboard origin registers no service worker, and its script cannot spend the login origin\'s allowance', async () => {
+    const cert = testCert().certPem;
+    const auth = { Authorization: `Bearer ${gw.token}` };
+    // A service worker would outlive the session and answer the next visit itself.
+    for (const headers of [{ 'Service-Worker': 'script' }, { 'Sec-Fetch-Dest': 'serviceworker' }] as Record<string, string>[]) {
+      const sw = await httpsRequest(gw.port, cert, { path: '/sw.js', headers: { ...auth, ...headers } });
+      expect(sw.status).toBe(403);
+    }
+    expect(up.httpRequests).toEqual([]);
+    expect((await httpsRequest(gw.port, cert, { path: '/sw.js', headers: auth })).status).toBe(200); // the same script as a plain fetch
+    // Cached copies are always revalidated through the gateway.
+    expect((await httpsRequest(gw.port, cert, { path: '/x', headers: auth })).headers['cache-control']).toBe('private, no-cache');
+
+    await gw.close();
+    gw = await startGateway({ upstreamUrl: up.url, limits: { rateBurst: 5, ratePerMinute: 1 } });
+    // The dashboard's script, in the operator's browser (same address), fails authentication
+    // until the dashboard origin says 429; the login origin still serves the operator.
+    const statuses: number[] = [];
+    for (let i = 0; i < 8; i++) statuses.push((await httpsRequest(gw.port, cert, { path: '/x', headers: { Authorization: 'Bearer wrong' } })).status);
+    expect(statuses.slice(-1)).toEqual([429]);
+    expect((await httpsRequest(gw.loginPort, cert, { path: '/__clawjail/login' })).status).toBe(200);
+  });
+
+  it('HTTP: a login posted from another site is refused even with no Origin header; logout also clears a Partitioned copy', async () => {
+    const cert = testCert().certPem;
+    const form = { 'Content-Type': 'application/x-www-form-urlencoded' };
+    const crossSite = await httpsRequest(gw.loginPort, cert, {
+      method: 'POST', path: '/__clawjail/login', headers: { ...form, 'Sec-Fetch-Site': 'same-site' }, body: new URLSearchParams({ token: gw.token }).toString(),
+    });
+    expect(crossSite.status).toBe(403);
+    expect(crossSite.headers['set-cookie']).toBeUndefined();
+    const sameOrigin = await httpsRequest(gw.loginPort, cert, {
+      method: 'POST', path: '/__clawjail/login', headers: { ...form, 'Sec-Fetch-Site': 'same-origin' }, body: new URLSearchParams({ token: gw.token }).toString(),
+    });
+    expect(sameOrigin.status).toBe(200);
+    const logout = await httpsRequest(gw.loginPort, cert, { method: 'POST', path: '/__clawjail/logout', headers: form });
+    expect(logout.headers['set-cookie']).toHaveLength(2);
+    expect((logout.headers['set-cookie'] ?? [])[1]).toMatch(/Max-Age=0.*Partitioned$/);
+  });
+
   it('TLS: 1.2 is the floor, 1.3 is what a current client gets', async () => {
     const v13 = await new Promise<string | null>((resolve, reject) => {
       const s = tls.connect({ host: '127.0.0.1', port: gw.port, ca: testCert().certPem, servername: 'localhost' }, () => {
