@@ -227,6 +227,9 @@ export const CONFIG_DEFAULTS = {
   modelProviders: '[]',
 } as const satisfies Record<string, string>;
 
+/** clamd's peak while it reloads the official database with ConcurrentDatabaseReload (two copies of about 1.1 GiB). */
+export const FRESHCLAM_RELOAD_PEAK_MB = 2304;
+
 /** Keys that are secrets: read, never defaulted, never printed. */
 export const SECRET_KEYS = ['openclawToken', 'gatewayToken'] as const;
 /**
@@ -722,6 +725,15 @@ export function parseConfig(
     r.problems.push(
       `${CONFIG_NAMESPACE}:clamdMemoryMb = ${w.clamdMemoryMb}: must exceed clamdThreads x wardenMaxFileSizeMb ` +
         `(${spoolMb} MiB of spool) by at least 192 MiB, plus what the signatures take`,
+    );
+  }
+  // freshclam brings the official database, about 1.1 GiB in clamd (a generated one of the same
+  // size, 5.5 M hash and 600 k body signatures, takes 1.08 GiB: npm run bench -- clamd-db), and
+  // ConcurrentDatabaseReload keeps two copies while a new one loads (2.1 GiB measured).
+  if (w.signatures === 'freshclam' && spoolMb + FRESHCLAM_RELOAD_PEAK_MB > w.clamdMemoryMb) {
+    r.problems.push(
+      `${CONFIG_NAMESPACE}:clamdMemoryMb = ${w.clamdMemoryMb}: with clamdSignatures freshclam it must hold a concurrent reload ` +
+        `of the official database (${FRESHCLAM_RELOAD_PEAK_MB} MiB) plus the spool (${spoolMb} MiB)`,
     );
   }
   if (config.gateway.loginPort === config.gateway.port) {

@@ -89,7 +89,7 @@ describe('jail spec: the warden', () => {
   });
 
   it('follows the config: unscannable policy, size limit, clamd threads and memory, spool on tmpfs', () => {
-    const s = specOf({ wardenUnscannable: 'allow', wardenMaxFileSizeMb: '20', clamdThreads: '4', clamdMemoryMb: '1024' });
+    const s = specOf({ wardenUnscannable: 'allow', wardenMaxFileSizeMb: '20', clamdThreads: '4', clamdMemoryMb: '1024', clamdSignatures: 'custom' });
     const w = roleOf(s, 'warden');
     const c = roleOf(s, 'clamd');
     expect(w.env).toMatchObject({ WARDEN_UNSCANNABLE: 'allow', WARDEN_MAX_FILE_SIZE: '20M', WARDEN_CONCURRENCY: 'auto' });
@@ -127,5 +127,11 @@ describe('config: the warden', () => {
 
   it('refuses a clamd too small for its own spool', () => {
     expect(parse({ clamdThreads: '8', wardenMaxFileSizeMb: '500', clamdMemoryMb: '3072' })).toThrow(/clamdMemoryMb = 3072: must exceed/);
+  });
+
+  it('with freshclam, refuses a clamd too small to reload the official database while scanning', () => {
+    expect(parse({ clamdMemoryMb: '2048' })).toThrow(/clamdMemoryMb = 2048: with clamdSignatures freshclam it must hold a concurrent reload/);
+    expect(parse({ clamdMemoryMb: '2504' })).not.toThrow(); // 2304 + the default 2 x 100 MiB spool
+    expect(parse({ clamdMemoryMb: '2048', clamdSignatures: 'custom' })).not.toThrow();
   });
 });
