@@ -2,7 +2,7 @@
 import type { JailConfig } from '../config';
 import { cellProxyEnv, openclawGatedConfig } from './egress';
 import { jailNames } from './names';
-import { hardening } from './hardening';
+import { hardening, scratchTmpfs } from './hardening';
 import { ROLE_LABEL, type ContainerSpec, type ImageSpec, STACK_LABEL } from './types';
 
 /** uid:gid of the prisoner, the `node` user of the official Node image. */
@@ -61,7 +61,7 @@ export function cellContainerSpec(config: JailConfig): ContainerSpec {
   const c = config.cell;
   // Scratch space only: everything OpenClaw writes outside the workspace is gone at the next
   // start, so the workspace (which the warden scans) is the one place anything can persist.
-  const scratch = `rw,noexec,nosuid,nodev,size=${c.tmpfsMb}m`;
+
   return {
     name: names.cellContainer,
     role: 'cell',
@@ -82,9 +82,9 @@ export function cellContainerSpec(config: JailConfig): ContainerSpec {
     secretFiles: {},
     ...hardening(config),
     tmpfs: {
-      '/tmp': `${scratch},mode=1777`,
+      '/tmp': scratchTmpfs(c.tmpfsMb, 'mode=1777'),
       // OpenClaw's state directory lives here; a root-owned mount point would stop it at start.
-      [CELL_HOME]: `${scratch},uid=1000,gid=1000,mode=0700`,
+      [CELL_HOME]: scratchTmpfs(c.tmpfsMb, 'uid=1000,gid=1000,mode=0700'),
     },
     memoryMb: c.memoryMb,
     memorySwapMb: c.memoryMb,

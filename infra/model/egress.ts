@@ -10,7 +10,7 @@
 // which never enter the cell (egress/README.md).
 import { hostInCidr, type JailConfig } from '../config';
 import { bridgeAddresses, moatBlockedV4 } from './firewall';
-import { hardening } from './hardening';
+import { hardening, scratchTmpfs } from './hardening';
 import { EGRESS_STATE_DIR, egressFiles } from './egressPolicy';
 import { jailNames } from './names';
 import { ROLE_LABEL, type ContainerSpec, type ImageSpec, type NetworkSpec, STACK_LABEL } from './types';
@@ -140,7 +140,7 @@ export function egressContainerSpec(config: JailConfig): ContainerSpec {
     secretEnv: {},
     // The keys: into the gate's own volume before it first starts, never into the cell.
     secretFiles: { [egressFiles.providers]: 'egressProviders' },
-    tmpfs: { '/tmp': 'rw,noexec,nosuid,nodev,size=16m,mode=1777' },
+    tmpfs: { '/tmp': scratchTmpfs(16, 'mode=1777') },
     memoryMb: 256,
     memorySwapMb: 256,
     cpus: 1,

@@ -7,7 +7,7 @@ import { hostInCidr, type JailConfig } from '../config';
 import { gateAddresses } from './egress';
 import { bridgeAddresses } from './firewall';
 import { jailNames } from './names';
-import { hardening } from './hardening';
+import { hardening, scratchTmpfs } from './hardening';
 import { ROLE_LABEL, type ContainerSpec, STACK_LABEL } from './types';
 
 /** Not the prisoner's uid: the prisoner must not own the gateway's files or processes. */
@@ -60,7 +60,7 @@ export function gatewayContainerSpec(config: JailConfig): ContainerSpec {
       [`${GATEWAY_STATE_DIR}/openclaw.token`]: 'openclawToken',
     },
     ...hardening(config),
-    tmpfs: { '/tmp': 'rw,noexec,nosuid,nodev,size=64m,mode=1777' },
+    tmpfs: { '/tmp': scratchTmpfs(64, 'mode=1777') },
     memoryMb: 256,
     memorySwapMb: 256,
     cpus: 0.5,

@@ -13,7 +13,7 @@ import type { JailConfig } from '../config';
 import { WORKSPACE_DIR } from './cell';
 import { bridgeAddresses } from './firewall';
 import { jailNames } from './names';
-import { hardening, type Hardening } from './hardening';
+import { hardening, type Hardening, scratchTmpfs } from './hardening';
 import { ROLE_LABEL, type ContainerSpec, type ImageSpec, type NetworkSpec, type Role, STACK_LABEL } from './types';
 
 /** The prisoner's uid: see warden/Dockerfile for why the warden shares it. */
@@ -101,7 +101,7 @@ export function wardenContainerSpec(config: JailConfig): ContainerSpec {
       WARDEN_HEALTH_PORT: String(WARDEN_HEALTH_PORT),
       WARDEN_HEALTH_HOST: '127.0.0.1',
     },
-    tmpfs: { '/tmp': 'rw,noexec,nosuid,nodev,size=16m,mode=1777' },
+    tmpfs: { '/tmp': scratchTmpfs(16, 'mode=1777') },
     memoryMb: 512,
     memorySwapMb: 512,
     cpus: 1,
@@ -158,7 +158,7 @@ export function clamdContainerSpec(config: JailConfig): ContainerSpec {
       CLAMD_SELF_CHECK_S: '300',
       CLAMD_TMP: '/tmp',
     },
-    tmpfs: { '/tmp': `rw,noexec,nosuid,nodev,size=${spoolMb}m,mode=1777` },
+    tmpfs: { '/tmp': scratchTmpfs(spoolMb, 'mode=1777') },
     memoryMb: w.clamdMemoryMb,
     memorySwapMb: w.clamdMemoryMb,
     cpus: Math.min(w.clamdThreads, 4),
@@ -190,7 +190,7 @@ export function freshclamContainerSpec(config: JailConfig): ContainerSpec {
       CLAMD_FRESHCLAM_CHECKS: '12',
       CLAMD_TMP: '/tmp',
     },
-    tmpfs: { '/tmp': 'rw,noexec,nosuid,nodev,size=16m,mode=1777' },
+    tmpfs: { '/tmp': scratchTmpfs(16, 'mode=1777') },
     // freshclam test-loads every new database before it keeps it: as much memory as clamd's.
     memoryMb: config.warden.clamdMemoryMb,
     memorySwapMb: config.warden.clamdMemoryMb,

@@ -424,6 +424,26 @@ describe('the prisoner tries to exhaust the host', () => {
     expect(total).toBeGreaterThan(maxBytes / 2); // the flood did reach the log
     expect(await docker('logs', '--tail', '1', cellName)).toMatch(/FFFF/);
   });
+
+  it('an inode flood in its scratch space stops at the tmpfs inode cap, not at the host\'s memory', async () => {
+    const spec = jail.container('cell');
+    const cap = Number(/nr_inodes=(\d+)/.exec(spec.tmpfs['/tmp'])?.[1]);
+    expect(cap).toBeGreaterThan(0);
+    // Empty files take no space, only inodes: without the cap the tmpfs default (half the host's
+    // RAM pages) would let the prisoner pin gigabytes of kernel memory.
+    const flood = 'i=0; while : > /tmp/inode$i 2>/tmp/.err; do i=$((i+1)); done; echo "$i"; cat /tmp/.err; ' +
+      "find /tmp -maxdepth 1 -name 'inode*' -delete; grep ' /tmp ' /proc/mounts";
+    const r = await jail.deployment.exec(cellName, ['sh', '-c', flood], { timeoutMs: 300_000 });
+    const [made, err, mount] = r.stdout.split('\n');
+    // The files could be made right up to the cap (so the stop is the cap, not another error) ...
+    expect(Number(made)).toBeGreaterThan(cap - 64);
+    expect(Number(made)).toBeLessThanOrEqual(cap);
+    // ... and the cap says so: no space (in inodes) on that filesystem.
+    expect(err ?? '').toMatch(/No space left on device/);
+    expect(mount).toContain(`nr_inodes=${cap}`);
+    // The scratch space works again once the prisoner's files are gone.
+    expect((await jail.deployment.exec(cellName, ['sh', '-c', ': > /tmp/after && echo ok'])).stdout.trim()).toBe('ok');
+  });
 });
 
 describe('limits that outlive a restart', () => {

@@ -203,3 +203,17 @@ describe('pids limit script', () => {
     expect(shellQuote("a b'c")).toBe(`'a b'\\''c'`);
   });
 });
+
+describe('jail spec: every tmpfs is bounded', () => {
+  it.each(['allowlist', 'internet', 'none'])('in size and in inodes (cellEgress %s), and mounts nothing to run', (egress) => {
+    const spec = specOf({ cellEgress: egress, ...(egress === 'none' ? { clamdSignatures: 'custom' } : {}) });
+    const mounts = spec.containers.flatMap((c) => Object.entries(c.tmpfs).map(([target, opts]) => ({ c: c.name, target, opts: opts.split(',') })));
+    expect(mounts.length).toBeGreaterThanOrEqual(spec.containers.length);
+    for (const m of mounts) {
+      const size = Number(/^size=(\d+)m$/.exec(m.opts.find((o) => o.startsWith('size=')) ?? '')?.[1]);
+      const inodes = Number(/^nr_inodes=(\d+)$/.exec(m.opts.find((o) => o.startsWith('nr_inodes=')) ?? '')?.[1]);
+      expect({ ...m, size: size > 0, inodes }).toEqual({ ...m, size: true, inodes: size * 256 });
+      for (const flag of ['noexec', 'nosuid', 'nodev']) expect(m.opts).toContain(flag);
+    }
+  });
+});
