@@ -115,6 +115,7 @@ export async function gatherStatus(stack: string, config: JailConfig, now = new 
   const url = gatewayUrl(config);
   const local = config.dockerHost.startsWith('unix://');
   const loginUrl = gatewayLoginUrl(config);
+  const loginAt = new URL(loginUrl);
   const presentedAt = (where: () => { host: string; port: number }) =>
     probe(async () => (await fetchPresentedCertificate({ ...where(), timeoutMs: 10_000 })).fingerprint);
   const [cs, moat, warden, served, sessions, presented, presentedLogin, pending] = await Promise.all([
@@ -129,7 +130,7 @@ export async function gatherStatus(stack: string, config: JailConfig, now = new 
     }),
     // The URL names this host's loopback or the bridge: dialled only when the engine is this machine's.
     local ? presentedAt(() => parseGatewayUrl(url)) : Promise.resolve(null),
-    local ? presentedAt(() => ({ host: new URL(loginUrl).hostname, port: Number(new URL(loginUrl).port) })) : Promise.resolve(null),
+    local ? presentedAt(() => ({ host: loginAt.hostname, port: Number(loginAt.port) })) : Promise.resolve(null),
     config.cell.egress === 'allowlist'
       ? probe(async () => {
           const r = JSON.parse(await nodeIn(config, names.egressContainer, egressPendingScript)) as { ok?: boolean; error?: string; pending?: unknown[] };

@@ -60,14 +60,19 @@ function headerString(v: string | string[] | undefined): string | undefined {
   return Array.isArray(v) ? v.join(', ') : v;
 }
 
-/** Every value of the cookie `name` in a Cookie header, in order. */
-export function cookieValues(header: string | undefined, name: string): string[] {
-  const out: string[] = [];
+/** The name=value pairs of a Cookie header, in order, repeats included. */
+function cookiePairs(header: string | undefined): Array<[string, string]> {
+  const out: Array<[string, string]> = [];
   for (const part of (header ?? '').split(';')) {
     const eq = part.indexOf('=');
-    if (eq > 0 && part.slice(0, eq).trim() === name) out.push(part.slice(eq + 1).trim());
+    if (eq > 0) out.push([part.slice(0, eq).trim(), part.slice(eq + 1).trim()]);
   }
   return out;
+}
+
+/** Every value of the cookie `name` in a Cookie header, in order. */
+export function cookieValues(header: string | undefined, name: string): string[] {
+  return cookiePairs(header).filter(([k]) => k === name).map(([, v]) => v);
 }
 
 /**
@@ -84,16 +89,10 @@ export function setsSessionCookie(setCookie: string): boolean {
   return name === '' && pair.slice(eq + 1).trim().toLowerCase().startsWith(target);
 }
 
+/** The cookies of a Cookie header by name; the first of a repeated name. */
 export function parseCookies(header: string | undefined): Map<string, string> {
   const out = new Map<string, string>();
-  if (!header) return out;
-  for (const part of header.split(';')) {
-    const eq = part.indexOf('=');
-    if (eq <= 0) continue;
-    const name = part.slice(0, eq).trim();
-    const val = part.slice(eq + 1).trim();
-    if (!out.has(name)) out.set(name, val);
-  }
+  for (const [name, val] of cookiePairs(header)) if (!out.has(name)) out.set(name, val);
   return out;
 }
 

@@ -76,6 +76,17 @@ function rejectUpgrade(socket: Duplex, status: number, message: string, headers:
   setTimeout(() => socket.destroy(), 1000).unref();
 }
 
+/** A short plain-text answer that no cache keeps. */
+function sendPlain(res: http.ServerResponse, status: number, message: string, headers: Record<string, string> = {}): void {
+  res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-store', ...headers });
+  res.end(message + '\n');
+}
+
+function boundAddress(server: https.Server): ListenAddress {
+  const addr = server.address() as net.AddressInfo;
+  return { host: addr.address, port: addr.port };
+}
+
 function acceptsHtml(req: http.IncomingMessage): boolean {
   return (req.method === 'GET' || req.method === 'HEAD') && /text\/html/i.test(req.headers.accept ?? '');
 }
@@ -101,8 +112,7 @@ function listen(server: https.Server, at: ListenAddress): Promise<ListenAddress>
     server.once('error', reject);
     server.listen(at.port, at.host, () => {
       server.off('error', reject);
-      const addr = server.address() as net.AddressInfo;
-      resolve({ host: addr.address, port: addr.port });
+      resolve(boundAddress(server));
     });
   });
 }
@@ -249,13 +259,11 @@ export class Gateway {
   }
 
   get address(): ListenAddress {
-    const addr = this.server.address() as net.AddressInfo;
-    return { host: addr.address, port: addr.port };
+    return boundAddress(this.server);
   }
 
   get loginAddress(): ListenAddress {
-    const addr = this.loginServer.address() as net.AddressInfo;
-    return { host: addr.address, port: addr.port };
+    return boundAddress(this.loginServer);
   }
 
   stats(): GatewayStats {
@@ -330,8 +338,7 @@ export class Gateway {
   private preflight(req: http.IncomingMessage, res: http.ServerResponse): boolean {
     const send = (kind: RefusalKind, status: number, message: string, headers: Record<string, string> = {}) => {
       this.counters.refused[kind]++;
-      res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-store', ...headers });
-      res.end(message + '\n');
+      sendPlain(res, status, message, headers);
       return false;
     };
     const url = req.url ?? '';
@@ -376,13 +383,11 @@ export class Gateway {
       // the next visit with a login form of its own instead of the gateway's redirect.
       req.resume();
       this.counters.refused.forbidden++;
-      res.writeHead(403, { 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-store' });
-      return void res.end('forbidden: no service workers on the dashboard origin\n');
+      return sendPlain(res, 403, 'forbidden: no service workers on the dashboard origin');
     }
     const plain = (kind: RefusalKind | undefined, status: number, message: string, headers: Record<string, string> = {}) => {
       if (kind) this.counters.refused[kind]++;
-      res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-store', ...headers });
-      res.end(message + '\n');
+      sendPlain(res, status, message, headers);
     };
     const toLogin = (next: string) => {
       const location = loginRedirect(req.headers.host, this.ports.login, next);

@@ -9,6 +9,7 @@ import { ConfigError, helpText, loadConfig, type GatewayConfig } from './config'
 import { readTokenFile } from './auth';
 import { createGateway } from './gateway';
 import { jsonLogger } from './log';
+import { LOGIN_PATH } from './ownPages';
 
 function version(): string {
   try {
@@ -136,7 +137,7 @@ export async function main(argv: string[]): Promise<number> {
   const hostOf = (h: string) => (h.includes(':') ? `[${h}]` : h);
   log('info', 'listening', {
     url: `https://${hostOf(addr.host)}:${addr.port}/`,
-    loginUrl: `https://${hostOf(login.host)}:${login.port}/__clawjail/login`,
+    loginUrl: `https://${hostOf(login.host)}:${login.port}${LOGIN_PATH}`,
     upstream: cfg.upstream.href,
     fingerprint: cert.fingerprint,
     upstreamTokenInjection: Boolean(tokens.upstreamToken),

@@ -59,9 +59,6 @@ function cellCommand(config: JailConfig): string[] {
 export function cellContainerSpec(config: JailConfig): ContainerSpec {
   const names = jailNames(config);
   const c = config.cell;
-  // Scratch space only: everything OpenClaw writes outside the workspace is gone at the next
-  // start, so the workspace (which the warden scans) is the one place anything can persist.
-
   return {
     name: names.cellContainer,
     role: 'cell',
@@ -81,6 +78,8 @@ export function cellContainerSpec(config: JailConfig): ContainerSpec {
     secretEnv: { OPENCLAW_GATEWAY_TOKEN: 'openclawToken' },
     secretFiles: {},
     ...hardening(config),
+    // Scratch space only: everything OpenClaw writes outside the workspace is gone at the next
+    // start, so the workspace (which the warden scans) is the one place anything can persist.
     tmpfs: {
       '/tmp': scratchTmpfs(c.tmpfsMb, 'mode=1777'),
       // OpenClaw's state directory lives here; a root-owned mount point would stop it at start.

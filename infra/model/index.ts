@@ -6,9 +6,8 @@ import { egressContainerSpec, gateNetworkSpec } from './egress';
 import { gatewayContainerSpec } from './gateway';
 import { jailNames } from './names';
 import { cellNetworkSpec } from './network';
-import type { ImageSpec, JailSpec } from './types';
+import { STACK_LABEL, type ImageSpec, type JailSpec } from './types';
 import { scanNetworkSpec, wardenContainerSpecs } from './warden';
-import { STACK_LABEL } from './types';
 
 /** Each image once, in first-use order (clamd and freshclam share one). */
 function uniqueImages(images: ImageSpec[]): ImageSpec[] {

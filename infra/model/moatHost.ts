@@ -52,7 +52,6 @@ export function moatPaths(namePrefix: string, root = '/'): MoatPaths {
   };
 }
 
-
 /** The argv that runs a sh script read from stdin on the target host. */
 export function hostShellArgv(target: MoatTarget): string[] {
   const wrap = target.wrap ?? [];

@@ -1,8 +1,7 @@
 // The cell's dedicated bridge. The moat's firewall rules hang off its Linux bridge name.
 import type { JailConfig } from '../config';
 import { jailNames } from './names';
-import type { NetworkSpec } from './types';
-import { STACK_LABEL } from './types';
+import { STACK_LABEL, type NetworkSpec } from './types';
 
 export function cellNetworkSpec(config: JailConfig): NetworkSpec {
   return {

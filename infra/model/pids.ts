@@ -5,7 +5,6 @@
 // end-to-end deployer.
 import { shellQuote } from './shell';
 
-
 export function pidsLimitScript(container: string, limit: number): string {
   if (!Number.isSafeInteger(limit) || limit < 1) throw new Error(`pids limit must be a positive integer, got ${limit}`);
   const c = shellQuote(container);

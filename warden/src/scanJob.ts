@@ -30,7 +30,8 @@ export interface ScanJobDeps {
   monitor: Pick<ClamdMonitor, 'up' | 'markDown'>;
   tempDeferral: Pick<TempDeferral, 'notBefore'>;
   cleanCache: Pick<CleanCache, 'forget' | 'remember'>;
-  watcher: Pick<TreeWatcher, 'forget' | 'dropIfStale' | 'isByteWatched'>;
+  /** The watcher (it starts after the job exists; a job runs only once something is queued). */
+  watcher: () => Pick<TreeWatcher, 'forget' | 'dropIfStale' | 'isByteWatched'>;
   counters: WardenCounters;
   logger: Logger;
   audit: (e: AuditEntry) => Promise<void>;
@@ -75,11 +76,11 @@ export class ScanJob {
       throw e;
     }
     // A watched directory replaced by something else (a file, a symlink): drop its watches.
-    if (out.kind !== 'directory') this.d.watcher.forget(p);
+    if (out.kind !== 'directory') this.d.watcher().forget(p);
     if (out.kind !== 'scanned') this.d.logger.debug('scan outcome', { path: printable(p), outcome: out.kind, reason: item.reason, attempt: item.attempts });
     switch (out.kind) {
       case 'gone':
-        this.d.watcher.dropIfStale(dirnameOf(p));
+        this.d.watcher().dropIfStale(dirnameOf(p));
         this.d.sweepSince(item.firstSeen - 2000);
         return;
       case 'symlink':
@@ -92,7 +93,7 @@ export class ScanJob {
         // would let the prisoner amplify cheap events into full subtree walks: walk a directory
         // the watcher reports only the first time (the walk watches it, then lists it). Polling:
         // new directories arrive as chokidar addDir (walked there).
-        if (item.reason === 'byte-watch' && this.d.watcher.isByteWatched(p)) return;
+        if (item.reason === 'byte-watch' && this.d.watcher().isByteWatched(p)) return;
         this.d.walkDir(p);
         return;
       case 'special':

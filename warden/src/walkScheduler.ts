@@ -85,7 +85,6 @@ export class WalkScheduler {
     this.resolveStartup();
   }
 
-
   /**
    * The kernel queues at most fs.inotify.max_queued_events (16384 by default) per watcher; past
    * that it drops events and reports an overflow, which libuv discards without a word. So a burst

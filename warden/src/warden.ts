@@ -1,6 +1,7 @@
 // The warden: wires watcher → queue → scan job (scanJob.ts) → quarantine, with clamd's state in
-// clamdMonitor.ts; here are the walks (startup, periodic, after lost events) and the health
-// snapshot. Decisions live in policy.ts; these files only sequence them.
+// clamdMonitor.ts and the walks (startup, periodic, after lost events) in walkScheduler.ts; here
+// are the watcher's limits and the health snapshot. Decisions live in policy.ts; these files only
+// sequence them.
 
 import * as fs from 'fs';
 import { WardenConfig } from './config';
@@ -148,8 +149,7 @@ export class Warden {
       monitor: this.monitor,
       tempDeferral: this.tempDeferral,
       cleanCache: this.cleanCache,
-      // The watcher starts below; a job only runs once something is queued, after that.
-      watcher: { forget: (p) => this.watcher.forget(p), dropIfStale: (d) => this.watcher.dropIfStale(d), isByteWatched: (p) => this.watcher.isByteWatched(p) },
+      watcher: () => this.watcher,
       counters: this.counters,
       logger: this.logger,
       audit: (e) => this.auditEvent(e),

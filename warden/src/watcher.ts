@@ -205,17 +205,12 @@ export class TreeWatcher {
    */
   pruneStale(): number {
     if (this.opts.poll) return 0;
-    let dropped = 0;
+    const before = this.byteDirs.size;
     for (const key of [...this.byteDirs.keys()]) {
       const e = this.byteDirs.get(key);
-      if (!e) continue; // dropped with a stale parent
-      const now = dirIdentity(e.dir);
-      if (now && sameDir(e, now)) continue;
-      const before = this.byteDirs.size;
-      this.forget(e.dir);
-      dropped += before - this.byteDirs.size;
+      if (e) this.dropIfStale(e.dir); // (gone already when a stale parent took it along)
     }
-    return dropped;
+    return before - this.byteDirs.size;
   }
 
   unwatchBytesDir(dir: Buffer): void {
