@@ -234,7 +234,7 @@ async function run(opts = {}) {
     warden = await WardenProcess.start({
       healthPort: await H.freePort(),
       logFile: path.join(base, 'warden.log'),
-      env: { WARDEN_WATCH: ws, WARDEN_JAIL: jail, WARDEN_CLAMD: clamd.tcp, WARDEN_LOG_LEVEL: 'warn', WARDEN_RESCAN_INTERVAL_S: '0', ...(o.wardenEnv || {}) },
+      env: { WARDEN_WATCH: ws, WARDEN_QUARANTINE: jail, WARDEN_CLAMD: clamd.tcp, WARDEN_LOG_LEVEL: 'warn', WARDEN_RESCAN_INTERVAL_S: '0', ...(o.wardenEnv || {}) },
     });
     for (let i = 0; i < 100 && (await warden.health()).status !== 'ok'; i++) await sleep(50);
     const streams = (await warden.health()).queue.concurrency;

@@ -6,8 +6,10 @@ import { hostBuildArgs } from './buildArgs';
 import { EgressGate } from './components/egressGate';
 import { Cell, Gateway } from './components/jailContainer';
 import { Moat, moatRulesInputs } from './components/moat';
+import { QuarantineMigration } from './components/quarantineMigration';
 import { JailVolumes } from './components/volumes';
 import { Warden } from './components/warden';
+import { legacyQuarantineVolume } from './model/quarantineMigration';
 import { buildJailSpec, egressPolicyDocument, gatewayLoginUrl as loginUrlOf, gatewayUrl as urlOf, gateProxyUrl, jailNames, type Role } from './model';
 
 /** The `clawjail:*` values of the stack, keys without the namespace. */
@@ -53,6 +55,12 @@ const common = {
   secrets: pulumi.secret(secrets),
   hostBuildArgs: hostBuildArgs(config),
 };
+// An earlier version's quarantine volume, copied into the new one before the warden mounts it.
+const migration = new QuarantineMigration(
+  'quarantine-migration',
+  { dockerHost: config.dockerHost, namePrefix: config.namePrefix, from: legacyQuarantineVolume(config.namePrefix), to: names.quarantineVolume, image: config.nodeBaseImage },
+  { dependsOn: [volumes] },
+);
 // freshclam sits on the moated cell bridge, so the warden too waits for the moat.
 const warden = new Warden('warden', {
   ...common,
@@ -60,7 +68,7 @@ const warden = new Warden('warden', {
   freshclam: specIfAny('freshclam'),
   clamd: specOf('clamd'),
   warden: specOf('warden'),
-  dependsOn: [moat, volumes],
+  dependsOn: [moat, volumes, migration],
 });
 // cellEgress allowlist: the gate, its link network and its policy, before the gateway (which
 // joins that network) and the cell (which must find the policy enforced).
@@ -100,7 +108,9 @@ export const wardenContainer = warden.warden.containerName;
 export const clamdContainer = warden.clamd.containerName;
 export const scanNetwork = warden.scanNetwork.name;
 /** For `clawjail quarantine --stack`: the volume that holds the quarantine and the audit log. */
-export const jailVolume = names.jailVolume;
+export const quarantineVolume = names.quarantineVolume;
+/** What became of an earlier version's `<prefix>-jail` volume: none, not-ours, copied, done-before. */
+export const quarantineMigration = migration.outcome;
 /** cellEgress allowlist: the gate's container, the proxy URL the cell uses, the policy it enforces. */
 export const egressContainer = gate?.proxy.containerName;
 export const egressProxyUrl = gate ? gateProxyUrl(config) : undefined;

@@ -352,7 +352,7 @@ describe('container-no-sensitive-host-mounts', () => {
         { type: 'tmpfs', target: '/run/x' },
         bind('/srv/clawjail/workspace'),
       ],
-      volumes: [{ volumeName: 'jail', containerPath: '/jail' }, { hostPath: '/var/lib/clawjail/jail', containerPath: '/j' }],
+      volumes: [{ volumeName: 'quarantine', containerPath: '/quarantine' }, { hostPath: '/var/lib/clawjail/jail', containerPath: '/j' }],
     });
     expect(run(noSensitiveHostMounts, props)).toEqual([]);
   });
@@ -840,7 +840,7 @@ describe('cell-workspace-mount-only', () => {
     expect(run(cellWorkspaceOnly, goodContainer({ mounts: [{ type: 'bind', source: '/srv/clawjail/ws', target: '/workspace/' }] }))).toEqual([]);
     const warden = goodContainer({
       labels: [{ label: 'clawjail.role', value: 'warden' }, { label: 'clawjail.stack', value: 'clawjail-dev' }],
-      mounts: [WS, { type: 'volume', source: 'clawjail-dev-jail', target: '/jail' }],
+      mounts: [WS, { type: 'volume', source: 'clawjail-dev-quarantine', target: '/quarantine' }],
     });
     expect(run(cellWorkspaceOnly, warden)).toEqual([]);
   });
@@ -855,7 +855,7 @@ describe('cell-workspace-mount-only', () => {
   });
 
   test('the jail, the gateway key or another stack\'s workspace at /workspace is a violation', () => {
-    for (const source of ['clawjail-dev-jail', 'clawjail-dev-gateway-state', 'clawjail-dev-clamd-db', 'other-sandbox_data']) {
+    for (const source of ['clawjail-dev-quarantine', 'clawjail-dev-gateway-state', 'clawjail-dev-clamd-db', 'other-sandbox_data']) {
       expect(run(cellWorkspaceOnly, goodContainer({ mounts: [{ type: 'volume', source, target: '/workspace' }] }))).toHaveLength(1);
     }
     expect(run(cellWorkspaceOnly, goodContainer({ mounts: [{ type: 'bind', source: '/home/alice', target: '/workspace' }] }))).toHaveLength(1);
@@ -864,7 +864,7 @@ describe('cell-workspace-mount-only', () => {
   });
 
   test('legacy volumes and volumes_from count too', () => {
-    expect(run(cellWorkspaceOnly, goodContainer({ mounts: [], volumes: [{ volumeName: 'clawjail-dev-jail', containerPath: '/workspace' }] }))).toHaveLength(1);
+    expect(run(cellWorkspaceOnly, goodContainer({ mounts: [], volumes: [{ volumeName: 'clawjail-dev-quarantine', containerPath: '/workspace' }] }))).toHaveLength(1);
     expect(run(cellWorkspaceOnly, goodContainer({ mounts: [], volumes: [{ volumeName: 'clawjail-dev-sandbox_data', containerPath: '/workspace' }] }))).toEqual([]);
     expect(run(cellWorkspaceOnly, goodContainer({ mounts: [], volumes: [{ fromContainer: 'clawjail-dev-warden' }] }))).toHaveLength(1);
   });

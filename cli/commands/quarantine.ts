@@ -1,8 +1,8 @@
 // clawjail quarantine list | show ID | restore ID [--yes] | purge ID [--yes]
 //
-// Operates on a jail directory: --jail DIR, else the jail volume of --stack NAME, else
-// $CLAWJAIL_JAIL, else the dev stack's. Every action, including a refused or declined one, is
-// appended to <jail>/audit.log.
+// Operates on a quarantine store (the directory the warden's WARDEN_QUARANTINE names): --store DIR,
+// else the quarantine volume of --stack NAME, else $CLAWJAIL_QUARANTINE, else the dev stack's.
+// Every action, including a refused or declined one, is appended to <store>/audit.log.
 
 import * as fs from 'fs';
 import * as path from 'path';
@@ -18,17 +18,17 @@ import {
   restoreEntry,
   restoreTarget,
   verifyContent,
-} from '../../warden/src/jailStore';
+} from '../../warden/src/quarantineStore';
 import { pathFromRecord, printable, printableText, type RecordedPath } from '../../warden/src/paths';
 import type { CliIO } from '../io';
 import { HELP_OPTION, optionsHelp, parseCommandLine, UsageError, type OptionDefs } from '../args';
-import { resolveStackJail, type StackJail } from '../stackJail';
+import { resolveStackQuarantine, type StackQuarantine } from '../stackQuarantine';
 
 export type { CliIO } from '../io';
 
 const OPTIONS = {
-  jail: { type: 'string', value: 'DIR', help: 'the jail directory' },
-  stack: { type: 'string', value: 'NAME', help: "the jail volume of that stack, on this machine's Docker engine (needs\nroot to read); its workspace becomes the default for --workspace" },
+  store: { type: 'string', value: 'DIR', help: 'the quarantine store (quarantine/ and audit.log)' },
+  stack: { type: 'string', value: 'NAME', help: "the quarantine volume of that stack, on this machine's Docker engine (needs\nroot to read); its workspace becomes the default for --workspace" },
   cwd: { type: 'string', value: 'DIR', help: 'with --stack: where Pulumi.<NAME>.yaml is (default: the clawjail repository)' },
   to: { type: 'string', value: 'PATH', help: 'restore: write here instead of the original place' },
   workspace: { type: 'string', value: 'DIR', help: "restore: put the file back at its place in this workspace, as seen from\nhere (default: $CLAWJAIL_WORKSPACE, else the stack's workspace); restore\nneeds this or --to" },
@@ -47,15 +47,15 @@ commands:
 
 options:
 ${optionsHelp(OPTIONS)}
-The jail: --jail DIR, else --stack NAME, else $CLAWJAIL_JAIL, else the dev stack's jail volume.
-Every action is appended to <jail>/audit.log. A file restored into a watched workspace is
+The store: --store DIR, else --stack NAME, else $CLAWJAIL_QUARANTINE, else the dev stack's
+quarantine volume. Every action is appended to <store>/audit.log. A file restored into a watched workspace is
 scanned again by the warden: restore a false positive elsewhere (--to) or fix the signature.
 `;
 
 interface Args {
   command: string | null;
   id: string | null;
-  jail: string | null;
+  store: string | null;
   stack: string | null;
   cwd: string | undefined;
   to: string | null;
@@ -65,13 +65,20 @@ interface Args {
   help: boolean;
 }
 
+/** Names of earlier versions, refused by name so that an old script fails with the new spelling. */
+function refuseRenamed(argv: string[], env: NodeJS.ProcessEnv): void {
+  if (argv.some((a) => a === '--jail' || a.startsWith('--jail='))) throw new UsageError('--jail was renamed --store');
+  if (env.CLAWJAIL_JAIL !== undefined) throw new UsageError('CLAWJAIL_JAIL was renamed CLAWJAIL_QUARANTINE: set that instead');
+}
+
 function parseQuarantineArgs(argv: string[], env: NodeJS.ProcessEnv): Args {
+  refuseRenamed(argv, env);
   const { values: v, positionals } = parseCommandLine(argv, OPTIONS);
   if (positionals.length > 2) throw new UsageError(`unexpected argument ${positionals[2]}`);
   return {
     command: positionals[0] ?? null,
     id: positionals[1] ?? null,
-    jail: v.jail ?? null,
+    store: v.store ?? null,
     stack: v.stack ?? null,
     cwd: v.cwd,
     to: v.to ?? null,
@@ -84,20 +91,20 @@ function parseQuarantineArgs(argv: string[], env: NodeJS.ProcessEnv): Args {
 
 
 export interface QuarantineDeps {
-  resolveStackJail: (stack: string, cwd?: string) => Promise<StackJail>;
+  resolveStackQuarantine: (stack: string, cwd?: string) => Promise<StackQuarantine>;
 }
 
-/** --jail, else --stack, else $CLAWJAIL_JAIL, else the dev stack. */
-async function locateJail(args: Args, env: NodeJS.ProcessEnv, deps: QuarantineDeps): Promise<string> {
-  if (args.jail) return args.jail;
-  if (!args.stack && env.CLAWJAIL_JAIL) return env.CLAWJAIL_JAIL;
+/** --store, else --stack, else $CLAWJAIL_QUARANTINE, else the dev stack. */
+async function locateStore(args: Args, env: NodeJS.ProcessEnv, deps: QuarantineDeps): Promise<string> {
+  if (args.store) return args.store;
+  if (!args.stack && env.CLAWJAIL_QUARANTINE) return env.CLAWJAIL_QUARANTINE;
   const stack = args.stack ?? 'dev';
   try {
-    const found = await deps.resolveStackJail(stack, args.cwd);
+    const found = await deps.resolveStackQuarantine(stack, args.cwd);
     args.workspace ??= found.workspace;
-    return found.jail;
+    return found.store;
   } catch (e) {
-    throw new UsageError(`no jail: ${(e as Error).message}; pass --jail DIR, --stack NAME or set CLAWJAIL_JAIL`);
+    throw new UsageError(`no quarantine store: ${(e as Error).message}; pass --store DIR, --stack NAME or set CLAWJAIL_QUARANTINE`);
   }
 }
 
@@ -105,7 +112,7 @@ export async function run(
   argv: string[],
   io: CliIO,
   env: NodeJS.ProcessEnv = process.env,
-  deps: QuarantineDeps = { resolveStackJail },
+  deps: QuarantineDeps = { resolveStackQuarantine },
 ): Promise<number> {
   let args: Args;
   try {
@@ -122,37 +129,37 @@ export async function run(
     io.stderr.write(`clawjail quarantine: unknown command ${JSON.stringify(args.command)} (list, show, restore, purge)\n`);
     return 2;
   }
-  if (args.jail && args.stack) {
-    io.stderr.write('clawjail quarantine: --jail and --stack name the jail twice; pass one\n');
+  if (args.store && args.stack) {
+    io.stderr.write('clawjail quarantine: --store and --stack name the store twice; pass one\n');
     return 2;
   }
-  let jail: string;
+  let store: string;
   try {
-    jail = await locateJail(args, env, deps);
+    store = await locateStore(args, env, deps);
   } catch (e) {
     io.stderr.write(`clawjail quarantine: ${(e as Error).message}\n`);
     return 2;
   }
-  if (!isDir(jail)) {
-    io.stderr.write(`clawjail quarantine: ${jail} is not a directory\n`);
+  if (!isDir(store)) {
+    io.stderr.write(`clawjail quarantine: ${store} is not a directory\n`);
     return 2;
   }
   if (args.command !== 'list' && !args.id) {
     io.stderr.write(`clawjail quarantine: ${args.command} needs an ID (see: clawjail quarantine list)\n`);
     return 2;
   }
-  const audit = (entry: { event: string; [k: string]: unknown }) => appendAuditSync(auditPath(jail), { ...entry, user: userName(env) });
+  const audit = (entry: { event: string; [k: string]: unknown }) => appendAuditSync(auditPath(store), { ...entry, user: userName(env) });
 
   try {
     switch (args.command) {
       case 'list':
-        return list(jail, args, io, audit);
+        return list(store, args, io, audit);
       case 'show':
-        return await show(jail, args.id as string, args, io, audit);
+        return await show(store, args.id as string, args, io, audit);
       case 'restore':
-        return await restore(jail, args.id as string, args, io, audit);
+        return await restore(store, args.id as string, args, io, audit);
       case 'purge':
-        return await purge(jail, args.id as string, args, io, audit);
+        return await purge(store, args.id as string, args, io, audit);
     }
   } catch (e) {
     if (e instanceof StoreError) {
@@ -178,8 +185,8 @@ function shown(p: RecordedPath): string {
 
 type Audit = (entry: { event: string; [k: string]: unknown }) => void;
 
-function list(jail: string, args: Args, io: CliIO, audit: Audit): number {
-  const recs = listRecords(jail);
+function list(store: string, args: Args, io: CliIO, audit: Audit): number {
+  const recs = listRecords(store);
   audit({ event: 'cli-list', count: recs.length });
   if (args.json) {
     io.stdout.write(JSON.stringify(recs, null, 2) + '\n');
@@ -196,9 +203,9 @@ function list(jail: string, args: Args, io: CliIO, audit: Audit): number {
   return 0;
 }
 
-async function show(jail: string, id: string, args: Args, io: CliIO, audit: Audit): Promise<number> {
-  const rec = readRecord(jail, id);
-  const check = await verifyContent(jail, id);
+async function show(store: string, id: string, args: Args, io: CliIO, audit: Audit): Promise<number> {
+  const rec = readRecord(store, id);
+  const check = await verifyContent(store, id);
   audit({ event: 'cli-show', id, contentOk: check.ok });
   if (args.json) {
     io.stdout.write(JSON.stringify({ ...rec, contentCheck: check }, null, 2) + '\n');
@@ -220,15 +227,15 @@ async function show(jail: string, id: string, args: Args, io: CliIO, audit: Audi
     `content check: ${check.ok ? 'ok, matches the record' : `MISMATCH (now ${check.sha256 ?? 'missing'}, ${check.size} bytes)`}`,
     `method:        ${rec.method}`,
     `tombstone:     ${rec.tombstone ? shown(rec.tombstone) : 'none'}`,
-    `stored at:     ${entryDir(jail, rec.id)}/content`,
+    `stored at:     ${entryDir(store, rec.id)}/content`,
     ...rec.notes.map((n) => `note:          ${printableText(n)}`),
   ];
   io.stdout.write(lines.join('\n') + '\n');
   return check.ok ? 0 : 1;
 }
 
-async function restore(jail: string, id: string, args: Args, io: CliIO, audit: Audit): Promise<number> {
-  const rec = readRecord(jail, id);
+async function restore(store: string, id: string, args: Args, io: CliIO, audit: Audit): Promise<number> {
+  const rec = readRecord(store, id);
   // Never the record's absolute path: the warden that wrote it shares the prisoner's uid.
   if (!args.to && !args.workspace) {
     io.stderr.write('clawjail quarantine: restore needs --to PATH, or --workspace DIR (or --stack NAME, whose workspace is used)\n');
@@ -250,15 +257,15 @@ async function restore(jail: string, id: string, args: Args, io: CliIO, audit: A
     else io.stdout.write('not restored\n');
     return ok === null ? 2 : 1;
   }
-  const r = await restoreEntry(jail, rec, dest);
+  const r = await restoreEntry(store, rec, dest);
   audit({ event: 'restore', id, target: { text: targetText, b64: target.toString('base64') }, sha256: r.sha256, recordSha256: rec.sha256, tombstoneRemoved: r.tombstoneRemoved, ownerRestored: r.ownerRestored });
   io.stdout.write(`restored ${rec.id} to ${targetText}${r.tombstoneRemoved ? ' (tombstone removed)' : ''}\n`);
   io.stdout.write('the entry stays in the quarantine until purged; a warden watching that place will scan the file again\n');
   return 0;
 }
 
-async function purge(jail: string, id: string, args: Args, io: CliIO, audit: Audit): Promise<number> {
-  const rec = readRecord(jail, id);
+async function purge(store: string, id: string, args: Args, io: CliIO, audit: Audit): Promise<number> {
+  const rec = readRecord(store, id);
   const ok = await confirm(args, io, `Delete quarantined file ${rec.id} (${shown(rec.original.path)}, ${rec.size} bytes) for good? [y/N] `);
   if (ok !== true) {
     audit({ event: 'purge-declined', id, why: ok === null ? 'no --yes and stdin is not a terminal' : 'declined' });
@@ -266,7 +273,7 @@ async function purge(jail: string, id: string, args: Args, io: CliIO, audit: Aud
     else io.stdout.write('not purged\n');
     return ok === null ? 2 : 1;
   }
-  purgeEntry(jail, id);
+  purgeEntry(store, id);
   audit({ event: 'purge', id, path: rec.original.path, sha256: rec.sha256, size: rec.size, signature: rec.signature, verdict: rec.verdict });
   io.stdout.write(`purged ${rec.id}\n`);
   return 0;

@@ -33,7 +33,7 @@ export function buildJailSpec(config: JailConfig): JailSpec {
     volumes: [
       ...(config.cell.workspaceHostPath ? [] : [{ name: names.workspaceVolume, labels }]),
       { name: names.gatewayStateVolume, labels },
-      { name: names.jailVolume, labels },
+      { name: names.quarantineVolume, labels },
       { name: names.signatureVolume, labels },
       ...(gated ? [{ name: names.egressStateVolume, labels }] : []),
     ],
@@ -45,6 +45,6 @@ export * from './types';
 export { jailNames, JAIL_VERSION } from './names';
 export { gatewayLoginUrl, gatewayUrl, GATEWAY_INTERNAL_PORT, GATEWAY_LOGIN_INTERNAL_PORT } from './gateway';
 export { egressPolicyDocument, egressFiles, gateProxyUrl, EGRESS_STATE_DIR } from './egress';
-export { CLAMD_PORT, SIGNATURE_DIR, WARDEN_JAIL_DIR } from './warden';
+export { CLAMD_PORT, SIGNATURE_DIR, WARDEN_QUARANTINE_DIR } from './warden';
 export { containerRunStateScript, gatewayFingerprintScript, parseContainerRunState, pidsLimitScript, type ContainerRunState } from './pids';
 export { shellQuote } from './shell';

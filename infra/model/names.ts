@@ -19,8 +19,8 @@ export interface JailNames {
   freshclamContainer: string;
   clamdImage: string;
   scanNetwork: string;
-  /** Quarantine and audit log: mounted in the warden only. */
-  jailVolume: string;
+  /** The quarantine store (quarantined files and the audit log): mounted in the warden only. */
+  quarantineVolume: string;
   signatureVolume: string;
   /** The egress gate (cellEgress allowlist) and its own state: policy, admin socket, decision log. */
   egressContainer: string;
@@ -47,7 +47,7 @@ export function jailNames(config: Pick<JailConfig, 'namePrefix' | 'openclawVersi
     freshclamContainer: `${p}-freshclam`,
     clamdImage: `${p}/clamd:${JAIL_VERSION}`,
     scanNetwork: `${p}-scan`,
-    jailVolume: `${p}-jail`,
+    quarantineVolume: `${p}-quarantine`,
     signatureVolume: `${p}-clamd-db`,
     egressContainer: `${p}-egress`,
     egressImage: `${p}/egress:${JAIL_VERSION}`,

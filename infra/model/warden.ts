@@ -18,7 +18,7 @@ import { ROLE_LABEL, type ContainerSpec, type ImageSpec, type NetworkSpec, type 
 
 /** The prisoner's uid: see warden/Dockerfile for why the warden shares it. */
 export const WARDEN_USER = '1000:1000';
-export const WARDEN_JAIL_DIR = '/jail';
+export const WARDEN_QUARANTINE_DIR = '/quarantine';
 export const WARDEN_HEALTH_PORT = 8079;
 /** Fixed in warden/clamd/Dockerfile. */
 export const CLAMD_USER = '10310:10310';
@@ -93,7 +93,7 @@ export function wardenContainerSpec(config: JailConfig): ContainerSpec {
     command: [],
     env: {
       WARDEN_WATCH: WORKSPACE_DIR,
-      WARDEN_JAIL: WARDEN_JAIL_DIR,
+      WARDEN_QUARANTINE: WARDEN_QUARANTINE_DIR,
       WARDEN_CLAMD: `tcp://${names.clamdContainer}:${CLAMD_PORT}`,
       WARDEN_UNSCANNABLE: w.unscannable,
       WARDEN_MAX_FILE_SIZE: `${w.maxFileSizeMb}M`,
@@ -120,7 +120,7 @@ export function wardenContainerSpec(config: JailConfig): ContainerSpec {
         target: WORKSPACE_DIR,
         readOnly: false,
       },
-      { type: 'volume', source: names.jailVolume, target: WARDEN_JAIL_DIR, readOnly: false },
+      { type: 'volume', source: names.quarantineVolume, target: WARDEN_QUARANTINE_DIR, readOnly: false },
     ],
     networks: [names.scanNetwork],
     // Container names resolve inside Docker's resolver; nothing else needs resolving, so nothing

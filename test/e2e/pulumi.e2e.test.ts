@@ -14,6 +14,7 @@ import { EICAR } from '../../warden/test/clamdHarness';
 import { run } from '../helpers/run';
 import { until as waitUntil } from '../helpers/wait';
 import { clawjailWith } from './cli';
+import { LEGACY_ID, seedLegacyQuarantine } from './legacyQuarantine';
 import { Engine } from './engine';
 import { PulumiSandbox } from './pulumiCli';
 import { DEBIAN_STANDIN, NODE_STANDIN, localCaBundle, seedSignatures } from './testJail';
@@ -115,6 +116,8 @@ beforeAll(async () => {
   await pulumi.init(CONFIG, { openclawToken: crypto.randomBytes(32).toString('hex'), gatewayToken: crypto.randomBytes(32).toString('hex') });
   // clamdSignatures custom: the operator fills the volume; here, the tests' own database.
   await seedSignatures(engine, `${PREFIX}-clamd-db`, { 'clawjail.stack': PREFIX });
+  // An earlier version's quarantine volume, for the stack to carry over into its new one.
+  await seedLegacyQuarantine(`${PREFIX}-jail`, PREFIX);
 }, 60 * 60_000);
 
 afterAll(async () => {
@@ -179,7 +182,9 @@ describe('pulumi up --policy-pack policies', () => {
     // The login page on its own published port, with the same certificate.
     expect(out.gatewayLoginUrl).toBe('https://127.0.0.1:18454/__clawjail/login');
     expect((await fetchPresentedCertificate({ host: '127.0.0.1', port: 18454, timeoutMs: 10_000 })).fingerprint).toBe(served);
-    expect(out).toMatchObject({ cellContainer: `${PREFIX}-cell`, jailVolume: `${PREFIX}-jail`, workspaceLocation: `${PREFIX}-sandbox_data` });
+    expect(out).toMatchObject({ cellContainer: `${PREFIX}-cell`, quarantineVolume: `${PREFIX}-quarantine`, workspaceLocation: `${PREFIX}-sandbox_data` });
+    // The earlier version's quarantine volume was copied in before the warden started.
+    expect(out.quarantineMigration).toBe('copied');
     expect(typeof out.gatewayToken).toBe('string');
   });
 
@@ -375,7 +380,7 @@ describe('pulumi destroy', () => {
     expect(await names('network')).toEqual([]);
     expect(await iptablesLines()).toEqual([]);
     expect(moatFiles()).toEqual([]);
-    expect(await names('volume')).toEqual(expect.arrayContaining([`${PREFIX}-jail`, `${PREFIX}-sandbox_data`]));
+    expect(await names('volume')).toEqual(expect.arrayContaining([`${PREFIX}-quarantine`, `${PREFIX}-sandbox_data`]));
   });
 
   it('a new pulumi up finds the workspace and the quarantine again', async () => {
@@ -384,6 +389,10 @@ describe('pulumi destroy', () => {
     const list = await clawjailWith({ env: pulumi.env }, 'quarantine', 'list', '--stack', STACK);
     expect(list.code).toBe(0);
     expect(list.stdout).toContain('payload.com');
+    // The entry carried over from the earlier version's volume, which is still there, copied once.
+    expect(list.stdout).toContain(LEGACY_ID);
+    expect(await names('volume')).toContain(`${PREFIX}-jail`);
+    expect((await pulumi.outputs()).quarantineMigration).toBe('done-before');
   });
 });
 

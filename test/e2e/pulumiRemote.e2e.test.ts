@@ -225,7 +225,7 @@ describe('one stack per host: a jail on a remote Docker host over ssh, by the re
       cellContainer: `${PREFIX}-cell`,
       gatewayContainer: `${PREFIX}-gateway`,
       cellNetwork: `${PREFIX}-cell`,
-      jailVolume: `${PREFIX}-jail`,
+      quarantineVolume: `${PREFIX}-quarantine`,
       moatChains: CHAINS,
     });
     // The gateway address the URL names is the remote gateway's, on the remote cell network.
@@ -246,7 +246,7 @@ describe('one stack per host: a jail on a remote Docker host over ssh, by the re
     expect(await remoteIptables()).toEqual([]);
     expect(fs.existsSync(path.join(host.etcUpper, 'clawjail', `moat-${PREFIX}.sh`))).toBe(false);
     // The workspace and the quarantine are kept (retainOnDelete), on the remote host.
-    expect(await remoteNames('volume')).toEqual(expect.arrayContaining([`${PREFIX}-jail`, `${PREFIX}-sandbox_data`]));
+    expect(await remoteNames('volume')).toEqual(expect.arrayContaining([`${PREFIX}-quarantine`, `${PREFIX}-sandbox_data`]));
     expect(await localContainers()).toEqual([]);
     expect(watch.samples).toBeGreaterThan(5);
     expect(watch.seen).toEqual([]);

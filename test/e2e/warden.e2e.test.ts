@@ -1,12 +1,12 @@
 // The warden in the jail, on the real Docker engine: the prisoner writes malware into its
-// workspace and finds only a tombstone; the file is in the jail, which the prisoner cannot see
+// workspace and finds only a tombstone; the file is in the quarantine volume, which the prisoner cannot see
 // and the operator reads with `clawjail quarantine --stack`; clamd is out of the prisoner's reach.
 import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
-import { CLAMD_PORT, WARDEN_JAIL_DIR } from '../../infra/model';
+import { CLAMD_PORT, WARDEN_QUARANTINE_DIR } from '../../infra/model';
 import { EICAR } from '../../warden/test/clamdHarness';
 import { clawjail } from './cli';
 import { testJail, type TestJail } from './testJail';
@@ -94,7 +94,7 @@ describe('the prisoner writes malware into its workspace', () => {
 
   it('the warden judged the clean file clean, so it is scanning, not sweeping everything away', async () => {
     const audit = await until('the clean verdict in the audit log', async () => {
-      const r = await jail.deployment.exec(warden, ['cat', `${WARDEN_JAIL_DIR}/audit.log`]);
+      const r = await jail.deployment.exec(warden, ['cat', `${WARDEN_QUARANTINE_DIR}/audit.log`]);
       return r.stdout.includes('notes.txt') ? r.stdout : undefined;
     });
     const lines = audit.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
@@ -116,15 +116,15 @@ describe('the prisoner writes malware into its workspace', () => {
   });
 });
 
-describe('the jail is out of the prisoner\'s reach', () => {
+describe('the quarantine is out of the prisoner\'s reach', () => {
   it('is not mounted in the cell, where the workspace is; it is in the warden', async () => {
-    const { jailVolume, workspaceVolume } = { jailVolume: `${jail.config.namePrefix}-jail`, workspaceVolume: `${jail.config.namePrefix}-sandbox_data` };
+    const { quarantineVolume, workspaceVolume } = { quarantineVolume: `${jail.config.namePrefix}-quarantine`, workspaceVolume: `${jail.config.namePrefix}-sandbox_data` };
     const cellMounts = await prisoner('cat /proc/self/mountinfo');
     expect(cellMounts).toContain(workspaceVolume);
-    expect(cellMounts).not.toContain(jailVolume);
+    expect(cellMounts).not.toContain(quarantineVolume);
     const wardenMounts = (await jail.deployment.exec(warden, ['cat', '/proc/self/mountinfo'])).stdout;
-    expect(wardenMounts).toContain(jailVolume);
-    expect(await prisoner(`test -e ${WARDEN_JAIL_DIR} && echo present || echo absent`)).toBe('absent\n');
+    expect(wardenMounts).toContain(quarantineVolume);
+    expect(await prisoner(`test -e ${WARDEN_QUARANTINE_DIR} && echo present || echo absent`)).toBe('absent\n');
     expect(await prisoner(`find / -path /proc -prune -o -name audit.log -print 2>/dev/null | head -1`)).toBe('');
   });
 

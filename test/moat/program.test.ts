@@ -36,7 +36,7 @@ describe('the Moat component in the program', () => {
 
   it('registers the rules before the network, and the network before the cell container', () => {
     const at = (pred: (t: string, n: string) => boolean) => run.resources.findIndex((r) => pred(r.type, r.name));
-    const rules = at((t) => t === DYNAMIC);
+    const rules = at((t, n) => t === DYNAMIC && n === 'moat-rules');
     const network = at((t, n) => t === 'docker:index/network:Network' && n === 'moat-network');
     const cell = at((t, n) => t === 'docker:index/container:Container' && n === 'cell-container');
     expect(rules).toBeGreaterThanOrEqual(0);
@@ -59,7 +59,7 @@ describe('the Moat component in the program', () => {
 
   it('applies the rules on the remote Docker host of an ssh:// stack', async () => {
     const remote = await runProgram({ ...SECRETS, dockerHost: 'ssh://deploy@jailhost', moatSudo: 'true' });
-    const rules = remote.resources.find((r) => r.type === DYNAMIC);
+    const rules = remote.resources.find((r) => r.type === DYNAMIC && r.name === 'moat-rules');
     expect(rules?.props.target).toEqual({ dockerHost: 'ssh://deploy@jailhost', sudo: true });
     expect(rules?.props.dnsResolvers).toBe('auto');
   }, 120_000);

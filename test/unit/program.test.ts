@@ -58,7 +58,7 @@ describe('the program under Pulumi mocks', () => {
     const containers = run.resources.filter((r) => r.type === CONTAINER);
     const mounting = (volume: string) =>
       containers.filter((c) => (c.props.mounts as { source: string }[]).some((m) => m.source === volume)).map((c) => c.props.name).sort();
-    expect(mounting('clawjail-jail')).toEqual(['clawjail-warden']);
+    expect(mounting('clawjail-quarantine')).toEqual(['clawjail-warden']);
     expect(mounting('clawjail-sandbox_data')).toEqual(['clawjail-cell', 'clawjail-warden']);
     const byName = (n: string) => containers.find((c) => c.props.name === n);
     expect(byName('clawjail-clamd')?.props.networksAdvanced).toEqual([{ name: 'clawjail-scan' }]);
@@ -74,7 +74,7 @@ describe('the program under Pulumi mocks', () => {
       'clawjail/warden:0.1.0',
     ]);
     // The quarantine outlives the stack.
-    expect(run.outputs).toMatchObject({ jailVolume: 'clawjail-jail', wardenContainer: 'clawjail-warden', clamdContainer: 'clawjail-clamd' });
+    expect(run.outputs).toMatchObject({ quarantineVolume: 'clawjail-quarantine', wardenContainer: 'clawjail-warden', clamdContainer: 'clawjail-clamd' });
   });
 
   it('declares the egress gate (the default): its link network, its container, its policy file', () => {
@@ -172,8 +172,8 @@ describe('each flipped setting fires its rule', () => {
     ['/ bind', (p) => { (p.mounts as unknown[]).push({ type: 'bind', source: '/', target: '/host' }); }, ['cell-workspace-mount-only', 'container-no-sensitive-host-mounts']],
     ['/etc bind', (p) => { p.volumes = [{ hostPath: '/etc/', containerPath: '/x' }]; }, ['cell-workspace-mount-only', 'container-no-sensitive-host-mounts']],
     ['a home directory as workspace', (p) => { (p.mounts as { type: string; source: string }[])[0] = { type: 'bind', source: '/home/alice', target: '/workspace' } as never; }, ['cell-workspace-mount-only', 'container-no-sensitive-host-mounts']],
-    ['the jail volume in the cell', (p) => { (p.mounts as unknown[]).push({ type: 'volume', source: 'clawjail-jail', target: '/jail' }); }, 'cell-workspace-mount-only'],
-    ['the jail volume as the cell’s workspace', (p) => { (p.mounts as { source: string }[])[0].source = 'clawjail-jail'; }, 'cell-workspace-mount-only'],
+    ['the quarantine volume in the cell', (p) => { (p.mounts as unknown[]).push({ type: 'volume', source: 'clawjail-quarantine', target: '/quarantine' }); }, 'cell-workspace-mount-only'],
+    ['the quarantine volume as the cell’s workspace', (p) => { (p.mounts as { source: string }[])[0].source = 'clawjail-quarantine'; }, 'cell-workspace-mount-only'],
     ['a device', (p) => { p.devices = [{ hostPath: '/dev/kvm' }]; }, 'container-no-devices'],
     ['no memory limit', (p) => { delete p.memory; }, 'container-memory-limit'],
     ['swap beyond the limit', (p) => { p.memorySwap = -1; }, 'container-memory-limit'],

@@ -76,7 +76,7 @@ describe('jail spec: the cell', () => {
     expect(c).toMatchObject({ memoryMb: 4096, memorySwapMb: 4096, pidsLimit: 512, runtime: 'runsc' });
     expect(c.command).toContain('19000');
     expect(c.mounts[0]).toEqual({ type: 'bind', source: '/srv/clawjail/ws', target: '/workspace', readOnly: false });
-    expect(specOf({ workspaceHostPath: '/srv/clawjail/ws' }).volumes.map((v) => v.name)).toEqual(['clawjail-gateway-state', 'clawjail-jail', 'clawjail-clamd-db', 'clawjail-egress-state']);
+    expect(specOf({ workspaceHostPath: '/srv/clawjail/ws' }).volumes.map((v) => v.name)).toEqual(['clawjail-gateway-state', 'clawjail-quarantine', 'clawjail-clamd-db', 'clawjail-egress-state']);
   });
 
   it('builds the image from the configured base with a pinned tag', () => {

@@ -26,11 +26,11 @@ describe('jail spec: the warden', () => {
 
   it('mounts the jail in the warden only, and the workspace in the warden and the cell only', () => {
     const mountsOf = (source: string) => spec.containers.filter((c) => c.mounts.some((m) => m.source === source)).map((c) => c.role);
-    expect(mountsOf('clawjail-jail')).toEqual(['warden']);
+    expect(mountsOf('clawjail-quarantine')).toEqual(['warden']);
     expect(mountsOf('clawjail-sandbox_data')).toEqual(['warden', 'cell']);
     expect(warden.mounts).toEqual([
       { type: 'volume', source: 'clawjail-sandbox_data', target: '/workspace', readOnly: false },
-      { type: 'volume', source: 'clawjail-jail', target: '/jail', readOnly: false },
+      { type: 'volume', source: 'clawjail-quarantine', target: '/quarantine', readOnly: false },
     ]);
     expect(cell.mounts.map((m) => m.target)).toEqual(['/workspace']);
   });

@@ -5,7 +5,7 @@
 // or unmovable. As the owner, the warden may add the owner bits back. chmod(2) follows symlinks and
 // Node has no lchmod on Linux, so a symlink swapped in between the check and the chmod would
 // redirect it; that is harmless here: only owner bits are ever *added*, and a non-root process can
-// only chmod files it owns (the prisoner's, or the warden's own jail files, which it may read and
+// only chmod files it owns (the prisoner's, or the warden's own store files, which it may read and
 // write anyway), while its root filesystem is read-only.
 
 import * as fs from 'fs';

@@ -1,4 +1,4 @@
-// The audit log: <jail>/audit.log, JSON lines, append-only. Opened with O_APPEND and never
+// The audit log: <store>/audit.log, JSON lines, append-only. Opened with O_APPEND and never
 // truncated, rewritten or rotated by the warden. Each line is written at once, with one write()
 // (to the page cache: microseconds, so the log reads in the order things happened); syncs are
 // group-committed: one fdatasync covers every line written before it started, and each append
@@ -6,7 +6,7 @@
 // starts at most every COMMIT_INTERVAL_MS (the first line after a quiet spell is synced at
 // once): lines written meanwhile share the next one. A flood of clean verdicts costs one sync per
 // interval, not one (or one per few) per file; on a 2-core machine each sync also costs the
-// kernel's journal thread and the virtual disk CPU that clamd needs. The jail volume is mounted
+// kernel's journal thread and the virtual disk CPU that clamd needs. The quarantine volume is mounted
 // in the warden only, so the prisoner can neither read nor write it.
 
 import * as fs from 'fs';
@@ -137,8 +137,8 @@ function writeAllSync(fd: number, data: Buffer): { written: number; error?: Erro
 
 /**
  * One-shot append for short-lived tools (the CLI): open, write one line, fsync, close. The CLI
- * runs as root over a jail the warden owns: a FIFO or anything but a regular file is refused (not
- * waited on), and a log this call creates is handed to the jail's owner, so that the warden can
+ * runs as root over a store the warden owns: a FIFO or anything but a regular file is refused (not
+ * waited on), and a log this call creates is handed to the quarantine store's owner, so that the warden can
  * still append to it.
  */
 export function appendAuditSync(file: string, entry: AuditEntry, actor: AuditActor = 'cli', now: Date = new Date()): void {
@@ -164,11 +164,11 @@ export function appendAuditSync(file: string, entry: AuditEntry, actor: AuditAct
     const st = fs.fstatSync(fd);
     if (!st.isFile()) throw new Error(`${file} is not a regular file: refusing to write the audit log there`);
     if (created) {
-      // Ours: hand it to the jail's owner, so that the warden can go on appending.
+      // Ours: hand it to the quarantine store's owner, so that the warden can go on appending.
       if (st.uid !== dir.uid) fs.fchownSync(fd, dir.uid, dir.gid);
     } else if (st.nlink !== 1 || st.uid !== dir.uid) {
-      // A hard link to some other file, or not the jail owner's log: never write (or chown) it.
-      throw new Error(`${file} is not the jail's own audit log (links ${st.nlink}, owner ${st.uid}): refusing to write it`);
+      // A hard link to some other file, or not the store owner's log: never write (or chown) it.
+      throw new Error(`${file} is not the quarantine store's own audit log (links ${st.nlink}, owner ${st.uid}): refusing to write it`);
     }
     const line = JSON.stringify({ time: now.toISOString(), actor, ...entry }, jsonSafe) + '\n';
     fs.writeSync(fd, line);

@@ -11,8 +11,8 @@ export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 export interface WardenConfig {
   /** the prisoner's workspace, watched recursively */
   watch: string;
-  /** the jail: quarantine + audit log; mounted in the warden only */
-  jail: string;
+  /** the quarantine store: quarantine/ + audit.log; mounted in the warden only */
+  quarantine: string;
   clamd: ClamdEndpoint;
   poll: boolean;
   pollIntervalMs: number;
@@ -96,7 +96,7 @@ const concurrency = (raw: string): number | 'auto' => (raw.trim().toLowerCase() 
 
 export const SETTINGS: readonly Setting[] = [
   { env: 'WARDEN_WATCH', key: 'watch', def: undefined, parse: absDir, help: "workspace directory to watch (the prisoner's sandbox_data); required" },
-  { env: 'WARDEN_JAIL', key: 'jail', def: undefined, parse: absDir, help: 'jail directory: quarantine/ and audit.log; must not be inside the workspace, never mounted in the prisoner; required' },
+  { env: 'WARDEN_QUARANTINE', key: 'quarantine', def: undefined, parse: absDir, help: 'quarantine store: quarantine/ and audit.log; must not be inside the workspace, never mounted in the prisoner; required' },
   { env: 'WARDEN_CLAMD', key: 'clamd', def: 'tcp://127.0.0.1:3310', parse: endpoint, help: 'clamd address: tcp://host:port or unix:/path/to/clamd.sock' },
   { env: 'WARDEN_POLL', key: 'poll', def: 'false', parse: bool, help: 'poll the filesystem instead of inotify (network/overlay filesystems without inotify)' },
   { env: 'WARDEN_POLL_INTERVAL_MS', key: 'pollIntervalMs', def: '1000', parse: int(50, 600000), help: 'polling interval when WARDEN_POLL is on' },
@@ -121,9 +121,15 @@ export const SETTINGS: readonly Setting[] = [
   { env: 'WARDEN_LOG_LEVEL', key: 'logLevel', def: 'info', parse: oneOf('debug', 'info', 'warn', 'error'), help: 'stdout log level (JSON lines)' },
 ];
 
+/** Variables of earlier versions: refused by name, so that an old setting is not silently ignored. */
+const RENAMED: Readonly<Record<string, string>> = { WARDEN_JAIL: 'WARDEN_QUARANTINE' };
+
 /** Parse the environment. Throws ConfigError naming every bad variable. */
 export function parseConfig(env: Record<string, string | undefined>): WardenConfig {
   const problems: { variable: string; message: string }[] = [];
+  for (const [old, now] of Object.entries(RENAMED)) {
+    if (env[old] !== undefined) problems.push({ variable: old, message: `was renamed ${now}: set that instead` });
+  }
   const out: Record<string, unknown> = {};
   for (const s of SETTINGS) {
     const raw = env[s.env];
@@ -141,8 +147,8 @@ export function parseConfig(env: Record<string, string | undefined>): WardenConf
   const cfg = out as unknown as WardenConfig;
   if (problems.length === 0) {
     const inside = (a: string, b: string) => a === b || a.startsWith(b.endsWith('/') ? b : b + '/');
-    if (inside(cfg.jail, cfg.watch) || inside(cfg.watch, cfg.jail)) {
-      problems.push({ variable: 'WARDEN_JAIL', message: `must not overlap WARDEN_WATCH (${cfg.jail} vs ${cfg.watch}): the prisoner would reach the jail` });
+    if (inside(cfg.quarantine, cfg.watch) || inside(cfg.watch, cfg.quarantine)) {
+      problems.push({ variable: 'WARDEN_QUARANTINE', message: `must not overlap WARDEN_WATCH (${cfg.quarantine} vs ${cfg.watch}): the prisoner would reach the quarantine` });
     }
     if (cfg.backoffMaxMs < cfg.backoffMinMs) {
       problems.push({ variable: 'WARDEN_BACKOFF_MAX_MS', message: `must be >= WARDEN_BACKOFF_MIN_MS (${cfg.backoffMinMs})` });
@@ -171,7 +177,7 @@ export function helpText(): string {
     lines.push(`  ${s.env.padEnd(width)}  ${s.help} ${def}`);
   }
   lines.push('', 'Verdicts: only a definite clean reply from clamd counts as clean. Infected files are moved to',
-    '<jail>/quarantine/<id>/ (mode 0400, with record.json) and replaced by <name>.quarantined.txt;',
-    'every action is appended to <jail>/audit.log (JSON lines).');
+    '$WARDEN_QUARANTINE/quarantine/<id>/ (mode 0400, with record.json) and replaced by <name>.quarantined.txt;',
+    'every action is appended to $WARDEN_QUARANTINE/audit.log (JSON lines).');
   return lines.join('\n') + '\n';
 }

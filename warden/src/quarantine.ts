@@ -1,18 +1,18 @@
-// Moving a file into the jail without losing anything, whatever the prisoner does meanwhile.
+// Moving a file into the quarantine store without losing anything, whatever the prisoner does meanwhile.
 //
 // Two methods:
-//  - rename, when the workspace and the jail share a filesystem and the file has one link: the
+//  - rename, when the workspace and the quarantine store share a filesystem and the file has one link: the
 //    name leaves the workspace atomically; the moved inode is then hashed and, if it is not what
 //    was scanned (rewritten between scan and move, or swapped), rescanned: if clean it goes back.
 //  - copy, across filesystems (the production case: two Docker volumes) or for a hardlinked file
-//    (renaming would drag the other links' inode into the jail and chmod it for them): the inode
+//    (renaming would drag the other links' inode into the quarantine store and chmod it for them): the inode
 //    that was scanned is copied from the scan's own descriptor into a new warden-owned file,
 //    fsync'ed, checked (hash, rescan if different), and only then is the workspace name unlinked,
 //    and only if it still names that inode. If the inode changed between copy and unlink (the
 //    prisoner writing through an open descriptor), it is copied again: after the unlink only the
 //    prisoner's descriptors and ours reach it.
 //
-// Every step happens in <jail>/quarantine/.staging-<id>/ with an intent.json written first; the
+// Every step happens in <store>/quarantine/.staging-<id>/ with an intent.json written first; the
 // directory is renamed to <id> once content and record are durable. A warden that dies midway
 // finishes or discards staging entries at the next start (recover()).
 
@@ -21,7 +21,7 @@ import * as path from 'path';
 import * as crypto from 'crypto';
 import { Verdict } from './clamdProtocol';
 import { FileIdentity, identityOf, sameInode, fstat, fsOpen, pread, hashFd, isRegular } from './scanner';
-import { QuarantineRecord, RECORD_VERSION, quarantineDir } from './jailStore';
+import { QuarantineRecord, RECORD_VERSION, quarantineDir } from './quarantineStore';
 import { basenameOf, dirnameOf, joinPath, printable, recordPath, relativeTo } from './paths';
 import { describeVerdict, quarantineId, tombstoneName, tombstoneText } from './policy';
 import { ensureOwnerAccess } from './access';
@@ -47,8 +47,8 @@ export type QuarantineResult =
 export interface QuarantineOptions {
   /** the workspace root (realpath) */
   root: Buffer;
-  /** the jail (realpath) */
-  jail: string;
+  /** the quarantine store (realpath) */
+  store: string;
   /** rescan a descriptor's content; may throw ClamdUnavailableError */
   rescan: (fd: number) => Promise<Verdict>;
   logger: Logger;
@@ -62,18 +62,18 @@ const RO = fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW | fs.constants.O_NONB
 
 export class Quarantine {
   readonly dir: string;
-  private jailDev: bigint | null = null;
+  private storeDev: bigint | null = null;
   private readonly now: () => Date;
 
   constructor(private readonly opts: QuarantineOptions) {
-    this.dir = quarantineDir(opts.jail);
+    this.dir = quarantineDir(opts.store);
     this.now = opts.now ?? (() => new Date());
   }
 
   async init(): Promise<QuarantineRecord[]> {
     await fs.promises.mkdir(this.dir, { recursive: true, mode: 0o700 });
     await fs.promises.chmod(this.dir, 0o700);
-    this.jailDev = (await fs.promises.stat(this.dir, { bigint: true })).dev;
+    this.storeDev = (await fs.promises.stat(this.dir, { bigint: true })).dev;
     return this.recover();
   }
 
@@ -97,7 +97,7 @@ export class Quarantine {
       await fs.promises.mkdir(staging, { mode: 0o700 });
       await writeJson(path.join(staging, 'intent.json'), this.intent(id, input, st), 0o600);
 
-      const sameFs = !this.opts.forceCopy && st !== null && this.jailDev !== null && st.dev === this.jailDev && st.nlink <= 1;
+      const sameFs = !this.opts.forceCopy && st !== null && this.storeDev !== null && st.dev === this.storeDev && st.nlink <= 1;
       let moved: Moved | { kind: 'exdev' } | Exclude<QuarantineResult, { kind: 'quarantined' }>;
       if (sameFs || fd === null) {
         moved = await this.byRename(input, content);
@@ -110,7 +110,7 @@ export class Quarantine {
         await fs.promises.rm(staging, { recursive: true, force: true });
         return moved;
       }
-      // byRename/byCopy made the content durable in the jail (its bytes, its name in staging,
+      // byRename/byCopy made the content durable in the quarantine store (its bytes, its name in staging,
       // staging's name in quarantine/) before the name left the workspace or, at the latest,
       // before here: only now does the tombstone say it was moved.
       const verdict = moved.verdict;
@@ -239,7 +239,7 @@ export class Quarantine {
         return { kind: 'raced', why: 'gone before it could be removed' };
       }
       if (!sameInode(identityOf(cur), atCopy)) return { kind: 'raced', why: 'replaced before it could be removed' };
-      // The copy (bytes: fdatasync'ed by copyFd; its name and staging's) is durable in the jail
+      // The copy (bytes: fdatasync'ed by copyFd; its name and staging's) is durable in the quarantine store
       // before the workspace name is removed: across two filesystems nothing orders the two.
       await this.syncStaging(content);
       await unlinkWithAccess(input.path, dirnameOf(input.path));

@@ -18,7 +18,7 @@ import { ScanQueue } from './scanQueue';
 import { TreeWatcher } from './watcher';
 import { HealthReporter, HealthSnapshot } from './health';
 import { Logger, createLogger } from './logger';
-import { auditPath } from './jailStore';
+import { auditPath } from './quarantineStore';
 import { TempDeferral } from './policy';
 import { basenameOf, printable, relativeTo } from './paths';
 
@@ -53,7 +53,7 @@ export class Warden {
   readonly clamd: ClamdClient;
   readonly queue: ScanQueue;
   private root!: Buffer;
-  private jail!: string;
+  private store!: string;
   private scanner!: Scanner;
   private quarantine!: Quarantine;
   private audit!: AuditLog;
@@ -130,13 +130,13 @@ export class Warden {
   async start(): Promise<void> {
     const cfg = this.cfg;
     const watchReal = await realDir(cfg.watch, 'WARDEN_WATCH');
-    this.jail = (await realDir(cfg.jail, 'WARDEN_JAIL')).toString();
+    this.store = (await realDir(cfg.quarantine, 'WARDEN_QUARANTINE')).toString();
     this.root = watchReal;
-    this.audit = AuditLog.open(auditPath(this.jail));
+    this.audit = AuditLog.open(auditPath(this.store));
     this.scanner = new Scanner(this.clamd, { root: this.root, maxFileSize: cfg.maxFileSize, chunkSize: cfg.chunkSize, scanTimeoutMs: cfg.scanTimeoutMs, afterRead: this.deps.afterRead });
     this.quarantine = new Quarantine({
       root: this.root,
-      jail: this.jail,
+      store: this.store,
       logger: this.logger,
       forceCopy: this.deps.forceCopy,
       rescan: (fd) => this.clamd.instream(fdChunks(fd, cfg.chunkSize), cfg.scanTimeoutMs),
@@ -179,7 +179,7 @@ export class Warden {
     this.reporter = new HealthReporter(() => this.health(), { port: cfg.healthPort, host: cfg.healthHost, file: cfg.healthFile });
     this.healthPort = await this.reporter.start();
     this.started = true;
-    this.logger.info('warden started', { workspace: printable(this.root), jail: this.jail, clamd: endpointToString(cfg.clamd), healthPort: this.healthPort });
+    this.logger.info('warden started', { workspace: printable(this.root), store: this.store, clamd: endpointToString(cfg.clamd), healthPort: this.healthPort });
 
     if (cfg.rescanIntervalS > 0) {
       const t = setInterval(() => void this.walks.fullScan('periodic'), cfg.rescanIntervalS * 1000);

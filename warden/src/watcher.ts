@@ -306,7 +306,7 @@ function release(e: ByteDir): void {
 
 /**
  * How many directories may be held open: the soft open-file limit (node raises it to the hard
- * one at start) less a reserve for scans, clamd connections and the jail. Past it the warden
+ * one at start) less a reserve for scans, clamd connections and the quarantine store. Past it the warden
  * says it is degraded and falls back to periodic full rescans, as for inotify's own limit.
  */
 export function dirFdBudget(limitsText: string | null, reserve = 1024): number {

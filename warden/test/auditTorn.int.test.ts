@@ -1,4 +1,4 @@
-// A write of the audit log that fails part-way (the jail volume full, a file size limit) leaves a
+// A write of the audit log that fails part-way (the store volume full, a file size limit) leaves a
 // fragment with no newline. The next entry must still be a line of its own: glued onto the
 // fragment, it would be lost to every reader. The child process appends under a file size limit
 // that the test lowers and raises with prlimit(1), so the kernel itself makes the short write.

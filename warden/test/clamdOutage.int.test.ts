@@ -25,7 +25,7 @@ describe('clamd outage (in-process warden, real clamd)', () => {
     sbx?.cleanup();
   });
 
-  const cleanPaths = () => new Set(readAudit(sbx.jail).filter((l) => l.event === 'clean').map((l) => l.path!.text));
+  const cleanPaths = () => new Set(readAudit(sbx.store).filter((l) => l.event === 'clean').map((l) => l.path!.text));
 
   test('stopped mid-burst, then restarted', async () => {
     // a burst in flight when clamd goes away
@@ -54,7 +54,7 @@ describe('clamd outage (in-process warden, real clamd)', () => {
     expect(during.filter((p) => cleanBefore.has(p))).toEqual([]);
     expect(cleanPaths().size).toBe(cleanBefore.size);
     for (const p of duringEicar) expect(exists(p)).toBe(true);
-    const down = readAudit(sbx.jail).filter((l) => l.event === 'clamd-down');
+    const down = readAudit(sbx.store).filter((l) => l.event === 'clamd-down');
     expect(down).toHaveLength(1);
     expect(Date.parse(down[0].time)).toBeGreaterThanOrEqual(stoppedAt - 1000);
 
@@ -65,7 +65,7 @@ describe('clamd outage (in-process warden, real clamd)', () => {
     const clean = cleanPaths();
     expect([...burst, ...during].filter((p) => !clean.has(p))).toEqual([]);
     for (const p of [...burst, ...during]) expect(exists(p)).toBe(true);
-    expect(readAudit(sbx.jail).filter((l) => l.event === 'clamd-up')).toHaveLength(1);
+    expect(readAudit(sbx.store).filter((l) => l.event === 'clamd-up')).toHaveLength(1);
   });
 
   test('killed outright (SIGKILL) while scanning: same guarantees', async () => {

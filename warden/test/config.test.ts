@@ -1,6 +1,6 @@
 import { ConfigError, SETTINGS, helpText, parseConfig, parseSize } from '../src/config';
 
-const base = { WARDEN_WATCH: '/srv/ws', WARDEN_JAIL: '/srv/jail' };
+const base = { WARDEN_WATCH: '/srv/ws', WARDEN_QUARANTINE: '/srv/store' };
 
 function problems(env: Record<string, string>): string[] {
   try {
@@ -16,7 +16,7 @@ describe('config', () => {
   test('defaults are safe: fail-closed, inotify, auto concurrency, a bounded queue', () => {
     const c = parseConfig(base);
     expect(c.watch).toBe('/srv/ws');
-    expect(c.jail).toBe('/srv/jail');
+    expect(c.quarantine).toBe('/srv/store');
     expect(c.clamd).toEqual({ kind: 'tcp', host: '127.0.0.1', port: 3310 });
     expect(c.unscannable).toBe('quarantine');
     expect(c.poll).toBe(false);
@@ -61,7 +61,7 @@ describe('config', () => {
   test('missing required variables are named', () => {
     const p = problems({});
     expect(p.some((l) => l.startsWith('WARDEN_WATCH: is required'))).toBe(true);
-    expect(p.some((l) => l.startsWith('WARDEN_JAIL: is required'))).toBe(true);
+    expect(p.some((l) => l.startsWith('WARDEN_QUARANTINE: is required'))).toBe(true);
   });
 
   test('bad values name the variable and what is allowed, all at once', () => {
@@ -78,13 +78,17 @@ describe('config', () => {
   });
 
   test('relative paths are refused', () => {
-    expect(problems({ WARDEN_WATCH: 'ws', WARDEN_JAIL: '/j' })[0]).toMatch(/^WARDEN_WATCH: must be an absolute path/);
+    expect(problems({ WARDEN_WATCH: 'ws', WARDEN_QUARANTINE: '/j' })[0]).toMatch(/^WARDEN_WATCH: must be an absolute path/);
   });
 
-  test('a jail inside the workspace (or the reverse) is refused', () => {
-    expect(problems({ WARDEN_WATCH: '/srv/ws', WARDEN_JAIL: '/srv/ws/jail' })[0]).toMatch(/^WARDEN_JAIL: must not overlap WARDEN_WATCH/);
-    expect(problems({ WARDEN_WATCH: '/srv/j/ws', WARDEN_JAIL: '/srv/j' })[0]).toMatch(/^WARDEN_JAIL: must not overlap/);
-    expect(() => parseConfig({ WARDEN_WATCH: '/srv/ws', WARDEN_JAIL: '/srv/ws2' })).not.toThrow();
+  test('WARDEN_JAIL, the old name of WARDEN_QUARANTINE, is refused by name rather than ignored', () => {
+    expect(problems({ ...base, WARDEN_JAIL: '/srv/old' })).toEqual(['WARDEN_JAIL: was renamed WARDEN_QUARANTINE: set that instead']);
+  });
+
+  test('a store inside the workspace (or the reverse) is refused', () => {
+    expect(problems({ WARDEN_WATCH: '/srv/ws', WARDEN_QUARANTINE: '/srv/ws/store' })[0]).toMatch(/^WARDEN_QUARANTINE: must not overlap WARDEN_WATCH/);
+    expect(problems({ WARDEN_WATCH: '/srv/j/ws', WARDEN_QUARANTINE: '/srv/j' })[0]).toMatch(/^WARDEN_QUARANTINE: must not overlap/);
+    expect(() => parseConfig({ WARDEN_WATCH: '/srv/ws', WARDEN_QUARANTINE: '/srv/ws2' })).not.toThrow();
   });
 
   test('sizes', () => {

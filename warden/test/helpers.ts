@@ -7,7 +7,7 @@ import { parseConfig, WardenConfig } from '../src/config';
 import { Warden, WardenDeps } from '../src/warden';
 import { createLogger } from '../src/logger';
 import * as shared from '../../test/helpers/wait';
-import { QuarantineRecord } from '../src/jailStore';
+import { QuarantineRecord } from '../src/quarantineStore';
 
 export { sleep } from '../../test/helpers/wait';
 
@@ -29,10 +29,10 @@ export interface AuditLine {
   [k: string]: unknown;
 }
 
-export function readAudit(jail: string): AuditLine[] {
+export function readAudit(store: string): AuditLine[] {
   let raw: string;
   try {
-    raw = fs.readFileSync(path.join(jail, 'audit.log'), 'utf8');
+    raw = fs.readFileSync(path.join(store, 'audit.log'), 'utf8');
   } catch {
     return [];
   }
@@ -40,13 +40,13 @@ export function readAudit(jail: string): AuditLine[] {
 }
 
 /** Audit lines about this exact path (compared by bytes). */
-export function auditFor(jail: string, p: Buffer | string, event?: string): AuditLine[] {
+export function auditFor(store: string, p: Buffer | string, event?: string): AuditLine[] {
   const b64 = (Buffer.isBuffer(p) ? p : Buffer.from(p)).toString('base64');
-  return readAudit(jail).filter((l) => l.path?.b64 === b64 && (!event || l.event === event));
+  return readAudit(store).filter((l) => l.path?.b64 === b64 && (!event || l.event === event));
 }
 
-export function records(jail: string): QuarantineRecord[] {
-  const q = path.join(jail, 'quarantine');
+export function records(store: string): QuarantineRecord[] {
+  const q = path.join(store, 'quarantine');
   if (!fs.existsSync(q)) return [];
   return fs
     .readdirSync(q)
@@ -54,9 +54,9 @@ export function records(jail: string): QuarantineRecord[] {
     .map((n) => JSON.parse(fs.readFileSync(path.join(q, n, 'record.json'), 'utf8')) as QuarantineRecord);
 }
 
-export function recordFor(jail: string, p: Buffer | string): QuarantineRecord | undefined {
+export function recordFor(store: string, p: Buffer | string): QuarantineRecord | undefined {
   const b64 = (Buffer.isBuffer(p) ? p : Buffer.from(p)).toString('base64');
-  return records(jail).find((r) => r.original.path.b64 === b64);
+  return records(store).find((r) => r.original.path.b64 === b64);
 }
 
 export function tombstoneOf(p: Buffer | string): Buffer {
@@ -72,23 +72,23 @@ export function exists(p: Buffer | string): boolean {
   }
 }
 
-/** A workspace + jail pair under one temp dir (jailParent lets the jail live on another fs). */
+/** A workspace + store pair under one temp dir (storeParent lets the store live on another fs). */
 export class Sandbox {
   readonly base: string;
   readonly ws: string;
-  readonly jail: string;
+  readonly store: string;
   private readonly extra: string[] = [];
 
-  constructor(opts: { jailParent?: string } = {}) {
+  constructor(opts: { storeParent?: string } = {}) {
     this.base = tempDir('cjw-sbx-');
     this.ws = path.join(this.base, 'ws');
     fs.mkdirSync(this.ws);
-    if (opts.jailParent) {
-      this.jail = tempDir('cjw-jail-', opts.jailParent);
-      this.extra.push(this.jail);
+    if (opts.storeParent) {
+      this.store = tempDir('cjw-store-', opts.storeParent);
+      this.extra.push(this.store);
     } else {
-      this.jail = path.join(this.base, 'jail');
-      fs.mkdirSync(this.jail);
+      this.store = path.join(this.base, 'store');
+      fs.mkdirSync(this.store);
     }
   }
 
@@ -110,7 +110,7 @@ export class Sandbox {
 export function wardenConfig(sbx: Sandbox, clamd: string, env: Record<string, string> = {}): WardenConfig {
   return parseConfig({
     WARDEN_WATCH: sbx.ws,
-    WARDEN_JAIL: sbx.jail,
+    WARDEN_QUARANTINE: sbx.store,
     WARDEN_CLAMD: clamd,
     WARDEN_BACKOFF_MIN_MS: '100',
     WARDEN_BACKOFF_MAX_MS: '500',
@@ -130,6 +130,6 @@ export async function startWarden(sbx: Sandbox, clamd: string, env: Record<strin
 }
 
 /** Quarantine finished for this path: tombstone written and record committed. */
-export function isQuarantined(jail: string, p: Buffer | string): boolean {
-  return exists(tombstoneOf(p)) && !!recordFor(jail, p);
+export function isQuarantined(store: string, p: Buffer | string): boolean {
+  return exists(tombstoneOf(p)) && !!recordFor(store, p);
 }

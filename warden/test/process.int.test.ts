@@ -52,7 +52,7 @@ describe('warden process (node warden/dist/main.js)', () => {
     if (owner !== undefined) {
       fs.chmodSync(s.base, 0o755);
       fs.chownSync(s.ws, owner, owner);
-      fs.chownSync(s.jail, owner, owner);
+      fs.chownSync(s.store, owner, owner);
     }
     return s;
   }
@@ -66,7 +66,7 @@ describe('warden process (node warden/dist/main.js)', () => {
       gid: uid,
       main,
       logFile: path.join(s.base, 'warden.log'),
-      env: { WARDEN_WATCH: s.ws, WARDEN_JAIL: s.jail, WARDEN_CLAMD: clamd.tcp, WARDEN_RESCAN_INTERVAL_S: '0', ...env },
+      env: { WARDEN_WATCH: s.ws, WARDEN_QUARANTINE: s.store, WARDEN_CLAMD: clamd.tcp, WARDEN_RESCAN_INTERVAL_S: '0', ...env },
     });
     procs.push(p);
     return p;
@@ -87,14 +87,14 @@ describe('warden process (node warden/dist/main.js)', () => {
   test('--help lists every setting; bad configuration exits 2 naming the variable', async () => {
     const h = await runMain(['--help'], {});
     expect(h.code).toBe(0);
-    for (const v of ['WARDEN_WATCH', 'WARDEN_JAIL', 'WARDEN_CLAMD', 'WARDEN_POLL', 'WARDEN_TMP_GRACE_MS', 'WARDEN_UNSCANNABLE', 'WARDEN_MAX_FILE_SIZE', 'WARDEN_CONCURRENCY', 'WARDEN_QUEUE_MAX', 'WARDEN_HEALTH_PORT', 'WARDEN_HEALTH_FILE']) {
+    for (const v of ['WARDEN_WATCH', 'WARDEN_QUARANTINE', 'WARDEN_CLAMD', 'WARDEN_POLL', 'WARDEN_TMP_GRACE_MS', 'WARDEN_UNSCANNABLE', 'WARDEN_MAX_FILE_SIZE', 'WARDEN_CONCURRENCY', 'WARDEN_QUEUE_MAX', 'WARDEN_HEALTH_PORT', 'WARDEN_HEALTH_FILE']) {
       expect(h.stdout).toContain(v);
     }
-    const bad = await runMain([], { WARDEN_WATCH: '/nonexistent-ws', WARDEN_JAIL: '/nonexistent-jail', WARDEN_CLAMD: 'clamd:3310', WARDEN_UNSCANNABLE: 'shrug' });
+    const bad = await runMain([], { WARDEN_WATCH: '/nonexistent-ws', WARDEN_QUARANTINE: '/nonexistent-store', WARDEN_CLAMD: 'clamd:3310', WARDEN_UNSCANNABLE: 'shrug' });
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/WARDEN_CLAMD: expected tcp:\/\/host:port or unix:\/path/);
     expect(bad.stderr).toMatch(/WARDEN_UNSCANNABLE: expected one of quarantine, allow/);
-    const missing = await runMain([], { WARDEN_WATCH: '/nonexistent-ws', WARDEN_JAIL: '/nonexistent-jail' });
+    const missing = await runMain([], { WARDEN_WATCH: '/nonexistent-ws', WARDEN_QUARANTINE: '/nonexistent-store' });
     expect(missing.code).toBe(1);
     expect(missing.stderr).toMatch(/WARDEN_WATCH: \/nonexistent-ws is not accessible/);
   });
@@ -133,8 +133,8 @@ describe('warden process (node warden/dist/main.js)', () => {
     expect(hc).toMatchObject({ code: 0 });
     expect(hc.stdout).toMatch(/^ok/);
     expect(await w.stop()).toBe(0);
-    const auditBefore = fs.readFileSync(path.join(s.jail, 'audit.log'));
-    expect(readAudit(s.jail).pop()!.event).toBe('warden-stop');
+    const auditBefore = fs.readFileSync(path.join(s.store, 'audit.log'));
+    expect(readAudit(s.store).pop()!.event).toBe('warden-stop');
 
     // while it is down
     mkdir(s.p('new', 'deeper'));
@@ -153,19 +153,19 @@ describe('warden process (node warden/dist/main.js)', () => {
     down.push(tmpLeft);
 
     w = await start(s, { WARDEN_HEALTH_FILE: healthFile }, uid);
-    await waitFor(() => down.every((p) => isQuarantined(s.jail, p)), 30000, 'all files written while down are quarantined');
-    await waitFor(() => cleanDown.every((p) => auditFor(s.jail, p, 'clean').length > 0), 15000, 'clean ones logged clean');
+    await waitFor(() => down.every((p) => isQuarantined(s.store, p)), 30000, 'all files written while down are quarantined');
+    await waitFor(() => cleanDown.every((p) => auditFor(s.store, p, 'clean').length > 0), 15000, 'clean ones logged clean');
     for (const p of down) {
       expect(exists(p)).toBe(false);
-      expect(recordFor(s.jail, p)).toBeDefined();
+      expect(recordFor(s.store, p)).toBeDefined();
     }
     // append-only: the log before the restart is an exact prefix of the log after
-    const auditAfter = fs.readFileSync(path.join(s.jail, 'audit.log'));
+    const auditAfter = fs.readFileSync(path.join(s.store, 'audit.log'));
     expect(auditAfter.subarray(0, auditBefore.length).equals(auditBefore)).toBe(true);
-    expect(readAudit(s.jail).filter((l) => l.event === 'warden-start')).toHaveLength(2);
+    expect(readAudit(s.store).filter((l) => l.event === 'warden-start')).toHaveLength(2);
     if (asRoot) {
       // runs as the prisoner's uid: its quarantine is its own, 0700/0400
-      const st = fs.statSync(path.join(s.jail, 'quarantine'));
+      const st = fs.statSync(path.join(s.store, 'quarantine'));
       expect(st.uid).toBe(PRISONER);
       expect(st.mode & 0o777).toBe(0o700);
     }
@@ -190,7 +190,7 @@ describe('warden process (node warden/dist/main.js)', () => {
           expected.push(p);
         }
       }
-      await waitFor(() => expected.every((p) => isQuarantined(s.jail, p)), 60000, 'every corpus file in the new directories');
+      await waitFor(() => expected.every((p) => isQuarantined(s.store, p)), 60000, 'every corpus file in the new directories');
     } finally {
       await w.stop();
     }
@@ -213,19 +213,19 @@ describe('warden process (node warden/dist/main.js)', () => {
     const p = await start(s, { WARDEN_DEGRADED_RESCAN_S: '2' }, undefined, 1100);
     await waitFor(async () => (await p.health()).reasons?.includes('watcher-limited'), 30000, 'the warden reporting watcher-limited');
     expect((await p.health()).status).toBe('degraded');
-    expect(readAudit(s.jail).some((l) => l.event === 'watcher-degraded')).toBe(true);
+    expect(readAudit(s.store).some((l) => l.event === 'watcher-degraded')).toBe(true);
     // a payload in every directory, watched or not: the rescans find those no watch reaches
     const payloads = Array.from({ length: DIRS }, (_, i) => path.join(s.ws, `d${i}`, 'payload.com'));
     for (const f of payloads) fs.writeFileSync(f, EICAR);
-    await waitFor(() => payloads.every((f) => isQuarantined(s.jail, f)), 60000, 'every payload quarantined');
+    await waitFor(() => payloads.every((f) => isQuarantined(s.store, f)), 60000, 'every payload quarantined');
     // Back under the budget (the prisoner removes most of the tree): the next whole walk meets
     // no limit, so the warden says it is whole again, and a new payload is still caught.
     for (let i = 30; i < DIRS; i++) fs.rmSync(path.join(s.ws, `d${i}`), { recursive: true, force: true });
     await waitFor(async () => (await p.health()).status === 'ok', 30000, 'the warden whole again');
-    expect(readAudit(s.jail).some((l) => l.event === 'watcher-recovered')).toBe(true);
+    expect(readAudit(s.store).some((l) => l.event === 'watcher-recovered')).toBe(true);
     const late = path.join(s.ws, 'd3', 'late.com');
     fs.writeFileSync(late, EICAR);
-    await waitFor(() => isQuarantined(s.jail, late), 20000, 'a payload after the recovery quarantined');
+    await waitFor(() => isQuarantined(s.store, late), 20000, 'a payload after the recovery quarantined');
     await p.stop();
     await control.stop();
   });
@@ -244,10 +244,10 @@ describe('warden process (node warden/dist/main.js)', () => {
       const h = await w.health();
       expect(h.status).toBe('degraded');
       expect(h.reasons).toContain('clamd-unreachable');
-      expect(auditFor(s.jail, ok, 'clean')).toHaveLength(0);
+      expect(auditFor(s.store, ok, 'clean')).toHaveLength(0);
       expect(exists(evil)).toBe(true);
       await other.restart();
-      await waitFor(() => exists(tombstoneOf(evil)) && auditFor(s.jail, ok, 'clean').length > 0, 20000, 'scanned once clamd is back');
+      await waitFor(() => exists(tombstoneOf(evil)) && auditFor(s.store, ok, 'clean').length > 0, 20000, 'scanned once clamd is back');
       expect((await w.health()).status).toBe('ok');
       expect(await w.stop()).toBe(0);
     } finally {
@@ -285,8 +285,8 @@ describe('warden process (node warden/dist/main.js)', () => {
       return !!hh && hh.counters.clean >= files.length && hh.counters.quarantined >= evil.length;
     }, 120000, 'the counters to cover the flood');
     await waitFor(() => {
-      const clean = new Set(readAudit(s.jail).filter((l) => l.event === 'clean').map((l) => l.path!.text));
-      return files.every((p) => clean.has(p)) && evil.every((p) => isQuarantined(s.jail, p));
+      const clean = new Set(readAudit(s.store).filter((l) => l.event === 'clean').map((l) => l.path!.text));
+      return files.every((p) => clean.has(p)) && evil.every((p) => isQuarantined(s.store, p));
     }, 60000, 'every flood file scanned');
     const took = Date.now() - t0;
     const h = await w.health();

@@ -40,7 +40,7 @@ describe('warden (in-process, real clamd)', () => {
     expect(failures).toEqual([]);
   });
 
-  const caught = (p: Buffer | string, ms = 20000) => waitFor(() => isQuarantined(sbx.jail, p), ms, `quarantine of ${String(p)}`);
+  const caught = (p: Buffer | string, ms = 20000) => waitFor(() => isQuarantined(sbx.store, p), ms, `quarantine of ${String(p)}`);
 
   test('EICAR is caught: original gone, tombstone, record, stored 0400, audit line', async () => {
     fs.mkdirSync(sbx.p('eicar'));
@@ -51,7 +51,7 @@ describe('warden (in-process, real clamd)', () => {
     const tomb = fs.readFileSync(tombstoneOf(f), 'utf8');
     expect(tomb).toContain('"eicar.com"');
     expect(tomb).toContain('Eicar-Test-Signature');
-    const rec = recordFor(sbx.jail, f)!;
+    const rec = recordFor(sbx.store, f)!;
     expect(rec).toMatchObject({
       status: 'quarantined',
       verdict: 'infected',
@@ -63,13 +63,13 @@ describe('warden (in-process, real clamd)', () => {
       original: { uid: process.getuid!(), gid: process.getgid!(), mode: '0755', nlink: 1, relative: { text: 'eicar/eicar.com' } },
     });
     expect(rec.original.path.text).toBe(f);
-    const content = path.join(sbx.jail, 'quarantine', rec.id, 'content');
+    const content = path.join(sbx.store, 'quarantine', rec.id, 'content');
     expect(fs.readFileSync(content).equals(EICAR)).toBe(true);
     expect(fs.statSync(content).mode & 0o777).toBe(0o400);
-    expect(fs.statSync(path.join(sbx.jail, 'quarantine', rec.id)).mode & 0o777).toBe(0o700);
-    expect(fs.statSync(path.join(sbx.jail, 'quarantine')).mode & 0o777).toBe(0o700);
-    await waitFor(() => auditFor(sbx.jail, f, 'quarantined').length > 0, 5000, 'audit line'); // appended right after the record
-    const audit = auditFor(sbx.jail, f, 'quarantined');
+    expect(fs.statSync(path.join(sbx.store, 'quarantine', rec.id)).mode & 0o777).toBe(0o700);
+    expect(fs.statSync(path.join(sbx.store, 'quarantine')).mode & 0o777).toBe(0o700);
+    await waitFor(() => auditFor(sbx.store, f, 'quarantined').length > 0, 5000, 'audit line'); // appended right after the record
+    const audit = auditFor(sbx.store, f, 'quarantined');
     expect(audit).toHaveLength(1);
     expect(audit[0]).toMatchObject({ actor: 'warden', id: rec.id, signature: 'Eicar-Test-Signature.UNOFFICIAL', sha256: sha256(EICAR), size: 68 });
   });
@@ -79,11 +79,11 @@ describe('warden (in-process, real clamd)', () => {
     const files = corpusFiles();
     expect(files).toHaveLength(44);
     for (const f of files) fs.copyFileSync(f, sbx.p('corpus', path.basename(f)));
-    await waitFor(() => files.every((f) => isQuarantined(sbx.jail, sbx.p('corpus', path.basename(f)))), 60000, 'all 44 quarantined');
+    await waitFor(() => files.every((f) => isQuarantined(sbx.store, sbx.p('corpus', path.basename(f)))), 60000, 'all 44 quarantined');
     for (const f of files) {
       const p = sbx.p('corpus', path.basename(f));
       expect(exists(p)).toBe(false);
-      const rec = recordFor(sbx.jail, p)!;
+      const rec = recordFor(sbx.store, p)!;
       expect(rec.verdict).toBe('infected');
       expect(rec.sha256).toBe(sha256(fs.readFileSync(f)));
     }
@@ -99,14 +99,14 @@ describe('warden (in-process, real clamd)', () => {
       files.push({ p, data });
     }
     await waitFor(() => {
-      const clean = new Set(readAudit(sbx.jail).filter((l) => l.event === 'clean').map((l) => l.path!.text));
+      const clean = new Set(readAudit(sbx.store).filter((l) => l.event === 'clean').map((l) => l.path!.text));
       return files.every((f) => clean.has(f.p));
     }, 30000, '300 clean audit lines');
     for (const f of files) {
       expect(fs.readFileSync(f.p).equals(f.data)).toBe(true);
       expect(exists(tombstoneOf(f.p))).toBe(false);
     }
-    const lines = readAudit(sbx.jail).filter((l) => l.event === 'clean' && l.path!.text === files[7].p);
+    const lines = readAudit(sbx.store).filter((l) => l.event === 'clean' && l.path!.text === files[7].p);
     expect(lines[0]).toMatchObject({ sha256: sha256(files[7].data), size: files[7].data.length });
   });
 
@@ -147,7 +147,7 @@ describe('warden (in-process, real clamd)', () => {
         }
         i++;
       }
-      await waitFor(() => readAudit(sbx.jail).some((l) => l.event === 'quarantined' && String(l.path?.text).includes(`/${dir}/`)), 5000, 'the churned payload quarantined');
+      await waitFor(() => readAudit(sbx.store).some((l) => l.event === 'quarantined' && String(l.path?.text).includes(`/${dir}/`)), 5000, 'the churned payload quarantined');
       // Caught within about one grace period plus a scan, long before the churn would have ended.
       expect(Date.now() - t0).toBeLessThan(GRACE_MS * 2 + 1000);
       expect(fs.readdirSync(sbx.p(dir)).filter((n) => !n.endsWith('.quarantined.txt'))).toEqual([]);
@@ -157,14 +157,14 @@ describe('warden (in-process, real clamd)', () => {
       const dir = sbx.p('flood-q');
       fs.mkdirSync(dir);
       for (let i = 1; i <= 200; i++) fs.writeFileSync(path.join(dir, `f${i}`), `clean ${i}\n`);
-      await waitFor(() => auditFor(sbx.jail, path.join(dir, 'f200'), 'clean').length > 0, 20000, 'the churn files scanned');
+      await waitFor(() => auditFor(sbx.store, path.join(dir, 'f200'), 'clean').length > 0, 20000, 'the churn files scanned');
       // Elsewhere: a file already found clean, and others that nobody touches.
       const quiet = sbx.p('flood-q-quiet');
       fs.mkdirSync(quiet);
       const kept = path.join(quiet, 'kept.txt');
       fs.writeFileSync(kept, 'clean for now\n');
       for (let i = 1; i <= 20; i++) fs.writeFileSync(path.join(quiet, `still${i}`), `untouched ${i}\n`);
-      await waitFor(() => [kept, path.join(quiet, 'still20')].every((f) => auditFor(sbx.jail, f, 'clean').length > 0), 20000, 'the quiet files scanned');
+      await waitFor(() => [kept, path.join(quiet, 'still20')].every((f) => auditFor(sbx.store, f, 'clean').length > 0), 20000, 'the quiet files scanned');
       const payload = path.join(dir, 'payload.com');
       // The warden runs in this process: while these synchronous calls hold the event loop, the
       // kernel queues 24,000 events (more than max_queued_events, 16384), drops the rest and
@@ -177,7 +177,7 @@ describe('warden (in-process, real clamd)', () => {
       await caught(kept, 30000);
       // The walk that found them skipped what was clean and unchanged.
       await warden.whenIdle();
-      for (let i = 1; i <= 20; i++) expect(auditFor(sbx.jail, path.join(quiet, `still${i}`), 'clean')).toHaveLength(1);
+      for (let i = 1; i <= 20; i++) expect(auditFor(sbx.store, path.join(quiet, `still${i}`), 'clean')).toHaveLength(1);
     });
 
     /** 200 files in a directory the warden already watches (a new one would not be watched yet). */
@@ -185,7 +185,7 @@ describe('warden (in-process, real clamd)', () => {
       const d = sbx.p(name);
       fs.mkdirSync(d);
       for (let i = 1; i <= 200; i++) fs.writeFileSync(path.join(d, `b${i}`), `burst ${i}\n`);
-      await waitFor(() => auditFor(sbx.jail, path.join(d, 'b200'), 'clean').length > 0, 20000, 'the burst files scanned');
+      await waitFor(() => auditFor(sbx.store, path.join(d, 'b200'), 'clean').length > 0, 20000, 'the burst files scanned');
     };
     /**
      * 1,200 events at once: touched while this process (the warden's) is held, so the kernel
@@ -200,7 +200,7 @@ describe('warden (in-process, real clamd)', () => {
       const f = path.join(dir, 'note.txt');
       await prepareBurst('mmap-burst');
       fs.writeFileSync(f, Buffer.alloc(EICAR.length, 'a'));
-      await waitFor(() => auditFor(sbx.jail, f, 'clean').length > 0, 20000, 'first clean scan');
+      await waitFor(() => auditFor(sbx.store, f, 'clean').length > 0, 20000, 'first clean scan');
       const bin = path.join(outside, 'mmapwrite');
       execFileSync('gcc', ['-O2', '-o', bin, path.join(__dirname, 'fixtures', 'mmapwrite.c')]);
       const go = path.join(outside, 'mmap-go');
@@ -210,9 +210,9 @@ describe('warden (in-process, real clamd)', () => {
       const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
       await waitFor(() => out.includes('mapped'), 10000, 'the mapping');
       // One event after the page fault: the warden judges the file, as it is now, clean.
-      const judged = auditFor(sbx.jail, f, 'clean').length;
+      const judged = auditFor(sbx.store, f, 'clean').length;
       fs.utimesSync(f, new Date(), new Date());
-      await waitFor(() => auditFor(sbx.jail, f, 'clean').length > judged, 20000, 'the clean scan after the fault');
+      await waitFor(() => auditFor(sbx.store, f, 'clean').length > judged, 20000, 'the clean scan after the fault');
       await warden.whenIdle();
       const before = fs.statSync(f, { bigint: true });
       fs.writeFileSync(go, '');
@@ -232,7 +232,7 @@ describe('warden (in-process, real clamd)', () => {
       fs.mkdirSync(dir);
       const f = path.join(dir, 'kept.txt');
       fs.writeFileSync(f, 'clean for now\n');
-      await waitFor(() => auditFor(sbx.jail, f, 'clean').length > 0, 20000, 'first clean scan');
+      await waitFor(() => auditFor(sbx.store, f, 'clean').length > 0, 20000, 'first clean scan');
       await warden.whenIdle();
       // ln F x; open x; unlink x; write: the events name x, which is gone; F gets none.
       const x = path.join(dir, 'x');
@@ -250,7 +250,7 @@ describe('warden (in-process, real clamd)', () => {
       const t = sbx.p('tmp2', '.fs-safe-replace.77.1b4e28ba-2fa1-11d2-883f-0016d3cca427.tmp');
       const target = sbx.p('tmp2', 'notes.md');
       fs.writeFileSync(target, 'harmless\n');
-      await waitFor(() => auditFor(sbx.jail, target, 'clean').length > 0, 10000, 'first clean scan');
+      await waitFor(() => auditFor(sbx.store, target, 'clean').length > 0, 10000, 'first clean scan');
       fs.writeFileSync(t, EICAR);
       fs.renameSync(t, target);
       await caught(target);
@@ -279,14 +279,14 @@ describe('warden (in-process, real clamd)', () => {
       fs.symlinkSync('/etc/passwd', l1);
       fs.symlinkSync(outsideEicar, l2);
       fs.symlinkSync(path.join(outside, 'dir'), l3);
-      await waitFor(() => [l1, l2, l3].every((l) => auditFor(sbx.jail, l, 'symlink-ignored').length > 0), 10000, 'symlink-ignored lines');
+      await waitFor(() => [l1, l2, l3].every((l) => auditFor(sbx.store, l, 'symlink-ignored').length > 0), 10000, 'symlink-ignored lines');
       await warden.whenIdle();
       for (const l of [l1, l2, l3]) {
         expect(fs.lstatSync(l).isSymbolicLink()).toBe(true);
         expect(exists(tombstoneOf(l))).toBe(false);
-        expect(recordFor(sbx.jail, l)).toBeUndefined();
+        expect(recordFor(sbx.store, l)).toBeUndefined();
       }
-      expect(auditFor(sbx.jail, l2, 'symlink-ignored')[0]).toMatchObject({ target: { text: outsideEicar } });
+      expect(auditFor(sbx.store, l2, 'symlink-ignored')[0]).toMatchObject({ target: { text: outsideEicar } });
       expect(fs.readFileSync(outsideEicar).equals(EICAR)).toBe(true);
       expect(fs.statSync(outsideEicar).mode & 0o777).toBe(0o644);
       expect(fs.readFileSync(path.join(outside, 'dir', 'eicar2.com')).equals(EICAR)).toBe(true);
@@ -294,7 +294,7 @@ describe('warden (in-process, real clamd)', () => {
       expect(passwdAfter.mtimeMs).toBe(passwdBefore.mtimeMs);
       expect(passwdAfter.mode).toBe(passwdBefore.mode);
       // nothing below the linked directory was ever scanned
-      expect(readAudit(sbx.jail).some((l) => l.path?.text.startsWith(l3 + '/'))).toBe(false);
+      expect(readAudit(sbx.store).some((l) => l.path?.text.startsWith(l3 + '/'))).toBe(false);
     });
 
     test('a hardlink to a file elsewhere is scanned by content and quarantined by copy; the other link is untouched', async () => {
@@ -305,7 +305,7 @@ describe('warden (in-process, real clamd)', () => {
       fs.linkSync(other, link);
       await caught(link);
       expect(exists(link)).toBe(false);
-      const rec = recordFor(sbx.jail, link)!;
+      const rec = recordFor(sbx.store, link)!;
       expect(rec.method).toBe('copy');
       expect(rec.original.nlink).toBe(2);
       expect(rec.notes.join(' ')).toMatch(/hard links/);
@@ -313,7 +313,7 @@ describe('warden (in-process, real clamd)', () => {
       expect(fs.readFileSync(other).equals(EICAR)).toBe(true);
       expect(fs.statSync(other).mode & 0o777).toBe(0o640);
       expect(fs.statSync(other).nlink).toBe(1);
-      const stored = path.join(sbx.jail, 'quarantine', rec.id, 'content');
+      const stored = path.join(sbx.store, 'quarantine', rec.id, 'content');
       expect(fs.statSync(stored).ino).not.toBe(fs.statSync(other).ino);
     });
 
@@ -324,7 +324,7 @@ describe('warden (in-process, real clamd)', () => {
       const y = sbx.p('hard2', 'b', 'y.txt');
       fs.writeFileSync(x, Buffer.alloc(EICAR.length, 'c'));
       fs.linkSync(x, y);
-      await waitFor(() => auditFor(sbx.jail, x, 'clean').length > 0 && auditFor(sbx.jail, y, 'clean').length > 0, 10000, 'both clean');
+      await waitFor(() => auditFor(sbx.store, x, 'clean').length > 0 && auditFor(sbx.store, y, 'clean').length > 0, 10000, 'both clean');
       const fd = fs.openSync(y, 'r+');
       fs.writeSync(fd, EICAR, 0, EICAR.length, 0);
       fs.closeSync(fd);
@@ -337,12 +337,12 @@ describe('warden (in-process, real clamd)', () => {
       const f = sbx.p('rewrite', 'report.txt');
       const clean = Buffer.alloc(EICAR.length, 'a');
       fs.writeFileSync(f, clean);
-      await waitFor(() => auditFor(sbx.jail, f, 'clean').length > 0, 10000, 'clean scan');
+      await waitFor(() => auditFor(sbx.store, f, 'clean').length > 0, 10000, 'clean scan');
       const fd = fs.openSync(f, 'r+');
       fs.writeSync(fd, EICAR, 0, EICAR.length, 0);
       fs.closeSync(fd);
       await caught(f);
-      expect(recordFor(sbx.jail, f)!.sha256).toBe(sha256(EICAR));
+      expect(recordFor(sbx.store, f)!.sha256).toBe(sha256(EICAR));
     });
 
     test('new nested directories and a deep tree', async () => {
@@ -368,7 +368,7 @@ describe('warden (in-process, real clamd)', () => {
       fs.mkdirSync(path.join(d, 'sub'), { recursive: true });
       const first = path.join(d, 'sub', 'first.txt');
       fs.writeFileSync(first, 'clean\n');
-      await waitFor(() => auditFor(sbx.jail, first, 'clean').length > 0, 20000, 'the first file scanned');
+      await waitFor(() => auditFor(sbx.store, first, 'clean').length > 0, 20000, 'the first file scanned');
       away(d);
       fs.mkdirSync(path.join(d, 'sub'), { recursive: true });
       // past the sweeps that the gone names start (they look at recent files once, then stop)
@@ -403,12 +403,12 @@ describe('warden (in-process, real clamd)', () => {
       const later = Buffer.concat([binDir, Buffer.from('/later\xfe.com', 'latin1')]);
       fs.writeFileSync(later, EICAR);
       await caught(later);
-      const rec = recordFor(sbx.jail, binName)!;
+      const rec = recordFor(sbx.store, binName)!;
       expect(Buffer.from(rec.original.path.b64, 'base64').equals(binName)).toBe(true);
       expect(rec.original.path.text).toMatch(/bad\\xff\\xfe\.com$/);
-      expect(recordFor(sbx.jail, newline)!.original.path.text).toMatch(/line1\\nline2\.com$/);
+      expect(recordFor(sbx.store, newline)!.original.path.text).toMatch(/line1\\nline2\.com$/);
       // the audit log stays one JSON object per line
-      for (const l of fs.readFileSync(path.join(sbx.jail, 'audit.log'), 'utf8').split('\n').filter(Boolean)) expect(() => JSON.parse(l)).not.toThrow();
+      for (const l of fs.readFileSync(path.join(sbx.store, 'audit.log'), 'utf8').split('\n').filter(Boolean)) expect(() => JSON.parse(l)).not.toThrow();
     });
 
     test('a FIFO does not block the warden and is not read', async () => {
@@ -418,7 +418,7 @@ describe('warden (in-process, real clamd)', () => {
       const after = sbx.p('fifo', 'after.com');
       fs.writeFileSync(after, EICAR);
       await caught(after);
-      await waitFor(() => auditFor(sbx.jail, fifo, 'special-file-ignored').length > 0, 10000, 'fifo ignored');
+      await waitFor(() => auditFor(sbx.store, fifo, 'special-file-ignored').length > 0, 10000, 'fifo ignored');
     });
   });
 
@@ -428,7 +428,7 @@ describe('warden (in-process, real clamd)', () => {
       const f = sbx.p('big', 'video.bin');
       fs.writeFileSync(f, Buffer.alloc(5 * 1024 * 1024, 'v'));
       await caught(f);
-      const rec = recordFor(sbx.jail, f)!;
+      const rec = recordFor(sbx.store, f)!;
       expect(rec).toMatchObject({ verdict: 'unscannable', signature: null, size: 5 * 1024 * 1024 });
       expect(rec.reason).toMatch(/size-limit|StreamMaxLength/);
       expect(fs.readFileSync(tombstoneOf(f), 'utf8')).toContain('could not be scanned');
@@ -439,7 +439,7 @@ describe('warden (in-process, real clamd)', () => {
       const f = sbx.p('big', 'huge.iso');
       fs.writeFileSync(f, Buffer.alloc(13 * 1024 * 1024, 'h'));
       await caught(f);
-      expect(recordFor(sbx.jail, f)!.reason).toMatch(/too-large/);
+      expect(recordFor(sbx.store, f)!.reason).toMatch(/too-large/);
     });
   });
 
@@ -459,11 +459,11 @@ describe('warden (in-process, real clamd)', () => {
     });
     try {
       fs.writeFileSync(target, 'clean at first, rewritten while clamd reads it\n');
-      await waitFor(() => isQuarantined(sbx2.jail, target), 20000, 'quarantined');
+      await waitFor(() => isQuarantined(sbx2.store, target), 20000, 'quarantined');
       expect(fired).toBe(true);
       expect(w2.warden.counters.changedDuringScan).toBeGreaterThanOrEqual(1);
-      expect(auditFor(sbx2.jail, target, 'clean')).toHaveLength(0); // never marked clean
-      expect(recordFor(sbx2.jail, target)!.sha256).toBe(sha256(EICAR));
+      expect(auditFor(sbx2.store, target, 'clean')).toHaveLength(0); // never marked clean
+      expect(recordFor(sbx2.store, target)!.sha256).toBe(sha256(EICAR));
     } finally {
       await w2.warden.stop();
       sbx2.cleanup();
@@ -479,11 +479,11 @@ describe('warden (in-process, real clamd)', () => {
       fs.writeFileSync(f, data);
       const e = path.join(sbx3.ws, 'still-caught.com');
       fs.writeFileSync(e, EICAR);
-      await waitFor(() => auditFor(sbx3.jail, f, 'unscannable-allowed').length > 0, 20000, 'unscannable-allowed');
+      await waitFor(() => auditFor(sbx3.store, f, 'unscannable-allowed').length > 0, 20000, 'unscannable-allowed');
       await waitFor(() => exists(tombstoneOf(e)), 20000, 'EICAR still quarantined under allow');
       expect(fs.readFileSync(f).equals(data)).toBe(true);
       expect(exists(tombstoneOf(f))).toBe(false);
-      expect(auditFor(sbx3.jail, f, 'unscannable-allowed')[0]).toMatchObject({ reason: 'too-large' });
+      expect(auditFor(sbx3.store, f, 'unscannable-allowed')[0]).toMatchObject({ reason: 'too-large' });
       expect(w3.logs.some((l) => /"alert":true/.test(l) && l.includes('dataset.csv'))).toBe(true);
     } finally {
       await w3.warden.stop();
@@ -491,18 +491,18 @@ describe('warden (in-process, real clamd)', () => {
     }
   });
 
-  test('jail on another filesystem (/dev/shm): copy + fsync + unlink', async () => {
+  test('store on another filesystem (/dev/shm): copy + fsync + unlink', async () => {
     if (!fs.existsSync('/dev/shm')) return;
-    const sbx4 = new Sandbox({ jailParent: '/dev/shm' });
+    const sbx4 = new Sandbox({ storeParent: '/dev/shm' });
     const w4 = await startWarden(sbx4, clamd.tcp);
     try {
       const f = path.join(sbx4.ws, 'x.com');
       fs.writeFileSync(f, EICAR);
-      await waitFor(() => isQuarantined(sbx4.jail, f), 20000, 'quarantined');
-      const rec = recordFor(sbx4.jail, f)!;
+      await waitFor(() => isQuarantined(sbx4.store, f), 20000, 'quarantined');
+      const rec = recordFor(sbx4.store, f)!;
       expect(rec.method).toBe('copy');
       expect(exists(f)).toBe(false);
-      const stored = path.join(sbx4.jail, 'quarantine', rec.id, 'content');
+      const stored = path.join(sbx4.store, 'quarantine', rec.id, 'content');
       expect(fs.readFileSync(stored).equals(EICAR)).toBe(true);
       expect(fs.statSync(stored).mode & 0o777).toBe(0o400);
     } finally {
@@ -524,9 +524,9 @@ describe('warden (in-process, real clamd)', () => {
       fs.writeFileSync(c, EICAR);
       const d = path.join(sbx5.ws, 'later.txt');
       fs.writeFileSync(d, 'clean first\n');
-      await waitFor(() => auditFor(sbx5.jail, d, 'clean').length > 0, 15000, 'clean scan (poll)');
+      await waitFor(() => auditFor(sbx5.store, d, 'clean').length > 0, 15000, 'clean scan (poll)');
       fs.writeFileSync(d, EICAR);
-      for (const p of [a, b, c, d]) await waitFor(() => isQuarantined(sbx5.jail, p), 20000, `poll quarantine of ${String(p)}`);
+      for (const p of [a, b, c, d]) await waitFor(() => isQuarantined(sbx5.store, p), 20000, `poll quarantine of ${String(p)}`);
     } finally {
       await w5.warden.stop();
       sbx5.cleanup();
@@ -535,7 +535,7 @@ describe('warden (in-process, real clamd)', () => {
 
   test('a quarantine interrupted by a crash is finished at the next start', async () => {
     const sbx6 = new Sandbox();
-    const staging = path.join(sbx6.jail, 'quarantine', '.staging-20260101T000000Z-0badc0de');
+    const staging = path.join(sbx6.store, 'quarantine', '.staging-20260101T000000Z-0badc0de');
     fs.mkdirSync(staging, { recursive: true });
     fs.writeFileSync(path.join(staging, 'content'), EICAR);
     fs.writeFileSync(path.join(staging, 'intent.json'), JSON.stringify({
@@ -544,14 +544,14 @@ describe('warden (in-process, real clamd)', () => {
       scannedSha256: sha256(EICAR),
       original: { path: { text: '/ws/x.com', b64: Buffer.from('/ws/x.com').toString('base64') }, relative: { text: 'x.com', b64: Buffer.from('x.com').toString('base64') }, workspace: '/ws', uid: 1000, gid: 1000, mode: '0644', mtime: null, nlink: 1 },
     }));
-    fs.mkdirSync(path.join(sbx6.jail, 'quarantine', '.staging-20260101T000001Z-00000000')); // empty: discarded
+    fs.mkdirSync(path.join(sbx6.store, 'quarantine', '.staging-20260101T000001Z-00000000')); // empty: discarded
     const w6 = await startWarden(sbx6, clamd.tcp);
     try {
-      const recs = records(sbx6.jail);
+      const recs = records(sbx6.store);
       expect(recs).toHaveLength(1);
       expect(recs[0]).toMatchObject({ id: '20260101T000000Z-0badc0de', status: 'recovered', signature: 'Eicar-Test-Signature', sha256: sha256(EICAR), original: { relative: { text: 'x.com' } } });
-      expect(fs.readdirSync(path.join(sbx6.jail, 'quarantine')).filter((n) => n.startsWith('.'))).toEqual([]);
-      expect(readAudit(sbx6.jail).some((l) => l.event === 'quarantine-recovered')).toBe(true);
+      expect(fs.readdirSync(path.join(sbx6.store, 'quarantine')).filter((n) => n.startsWith('.'))).toEqual([]);
+      expect(readAudit(sbx6.store).some((l) => l.event === 'quarantine-recovered')).toBe(true);
     } finally {
       await w6.warden.stop();
       sbx6.cleanup();
@@ -564,7 +564,7 @@ describe('warden (in-process, real clamd)', () => {
     expect(h.status).toBe('ok');
     expect(h.queue).toMatchObject({ pending: 0, inflight: 0, concurrency: 2 });
     const c = warden.counters;
-    expect(c.quarantined).toBe(records(sbx.jail).length);
+    expect(c.quarantined).toBe(records(sbx.store).length);
     expect(c.auditErrors).toBe(0);
   });
 });

@@ -1,10 +1,10 @@
-// The jail's on-disk layout and the operator's actions on it (used by the warden to write and by
+// The quarantine store's on-disk layout and the operator's actions on it (used by the warden to write and by
 // `clawjail quarantine` to list, show, restore and purge).
 //
-//   <jail>/audit.log                        append-only JSON lines
-//   <jail>/quarantine/<id>/content          the quarantined bytes, mode 0400
-//   <jail>/quarantine/<id>/record.json      metadata (QuarantineRecord), mode 0400
-//   <jail>/quarantine/.staging-<id>/        work in progress (recovered at warden start)
+//   <store>/audit.log                        append-only JSON lines
+//   <store>/quarantine/<id>/content          the quarantined bytes, mode 0400
+//   <store>/quarantine/<id>/record.json      metadata (QuarantineRecord), mode 0400
+//   <store>/quarantine/.staging-<id>/        work in progress (recovered at warden start)
 
 import * as crypto from 'crypto';
 import * as fs from 'fs';
@@ -51,17 +51,17 @@ export interface QuarantineRecord {
   notes: string[];
 }
 
-export function quarantineDir(jail: string): string {
-  return path.join(jail, 'quarantine');
+export function quarantineDir(store: string): string {
+  return path.join(store, 'quarantine');
 }
 
-export function auditPath(jail: string): string {
-  return path.join(jail, 'audit.log');
+export function auditPath(store: string): string {
+  return path.join(store, 'audit.log');
 }
 
-export function entryDir(jail: string, id: string): string {
+export function entryDir(store: string, id: string): string {
   if (!QUARANTINE_ID.test(id)) throw new StoreError(`not a quarantine id: ${JSON.stringify(id)}`);
-  return path.join(quarantineDir(jail), id);
+  return path.join(quarantineDir(store), id);
 }
 
 export class StoreError extends Error {
@@ -72,9 +72,9 @@ export class StoreError extends Error {
 }
 
 // The CLI runs as root over a tree that uid 1000 (the warden, the prisoner's uid) owns: every
-// directory below the jail is opened without following a symlink, and everything below it is
+// directory below the quarantine store is opened without following a symlink, and everything below it is
 // reached through that descriptor (/proc/self/fd/<fd>/<name>), so that no swap of a directory for
-// a symlink, before or during an operation, can point root at anything outside the jail.
+// a symlink, before or during an operation, can point root at anything outside the quarantine store.
 
 /** A directory held open; `at(name)` names an entry of that very directory. */
 export interface DirHandle {
@@ -97,7 +97,7 @@ const RECORD_MAX_BYTES = 1 << 20;
 
 /**
  * The stored bytes of an entry: a regular file with one link, owned like its entry directory (so
- * never a hard link to some other file on the jail's filesystem, a root-only one say).
+ * never a hard link to some other file on the quarantine store's filesystem, a root-only one say).
  */
 function openContentIn(entry: DirHandle, id: string): number {
   const fd = openRegularIn(entry, 'content');
@@ -126,13 +126,13 @@ function openRegularIn(dir: DirHandle, name: string): number {
   return fd;
 }
 
-function withEntry<T>(jail: string, id: string, fn: (entry: DirHandle) => T): T {
-  const dir = entryDir(jail, id);
+function withEntry<T>(store: string, id: string, fn: (entry: DirHandle) => T): T {
+  const dir = entryDir(store, id);
   let q: DirHandle;
   try {
-    q = openDirNoFollow(quarantineDir(jail));
+    q = openDirNoFollow(quarantineDir(store));
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new StoreError(`no quarantine entry ${id} in ${quarantineDir(jail)}`, 'ENOENT');
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new StoreError(`no quarantine entry ${id} in ${quarantineDir(store)}`, 'ENOENT');
     throw e;
   }
   let entry: DirHandle;
@@ -140,7 +140,7 @@ function withEntry<T>(jail: string, id: string, fn: (entry: DirHandle) => T): T 
     entry = openDirNoFollow(q.at(path.basename(dir)));
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new StoreError(`no quarantine entry ${id} in ${quarantineDir(jail)}`, 'ENOENT');
+    if (code === 'ENOENT') throw new StoreError(`no quarantine entry ${id} in ${quarantineDir(store)}`, 'ENOENT');
     if (code === 'ELOOP' || code === 'ENOTDIR') throw new StoreError(`quarantine entry ${id} is not a directory (a symlink?): refusing`, 'EBADTYPE');
     throw e;
   } finally {
@@ -240,14 +240,14 @@ export function parseRecord(raw: unknown, id: string): QuarantineRecord {
   };
 }
 
-export function readRecord(jail: string, id: string): QuarantineRecord {
-  return withEntry(jail, id, (entry) => readRecordIn(entry, id));
+export function readRecord(store: string, id: string): QuarantineRecord {
+  return withEntry(store, id, (entry) => readRecordIn(entry, id));
 }
 
-export function listRecords(jail: string): QuarantineRecord[] {
+export function listRecords(store: string): QuarantineRecord[] {
   let names: string[];
   try {
-    const q = openDirNoFollow(quarantineDir(jail));
+    const q = openDirNoFollow(quarantineDir(store));
     try {
       names = fs.readdirSync(`/proc/self/fd/${q.fd}`);
     } finally {
@@ -260,7 +260,7 @@ export function listRecords(jail: string): QuarantineRecord[] {
   const out: QuarantineRecord[] = [];
   for (const n of names.filter((n) => QUARANTINE_ID.test(n)).sort()) {
     try {
-      out.push(readRecord(jail, n));
+      out.push(readRecord(store, n));
     } catch {
       /* an entry without a readable record is skipped; `show` reports it */
     }
@@ -269,8 +269,8 @@ export function listRecords(jail: string): QuarantineRecord[] {
 }
 
 /** Re-hash the stored content: does it still match the record? */
-export async function verifyContent(jail: string, id: string): Promise<{ ok: boolean; sha256: string | null; size: number }> {
-  const opened = withEntry(jail, id, (entry) => {
+export async function verifyContent(store: string, id: string): Promise<{ ok: boolean; sha256: string | null; size: number }> {
+  const opened = withEntry(store, id, (entry) => {
     const rec = readRecordIn(entry, id);
     try {
       return { rec, fd: openContentIn(entry, id) };
@@ -374,8 +374,8 @@ function splitPath(p: Buffer): Buffer[] {
  * most 0755; or to `to`, a place the operator chose, mode 0600, owned by whoever restores. The
  * entry stays in the quarantine until purged. A tombstone the warden left there is removed.
  */
-export async function restoreEntry(jail: string, rec: QuarantineRecord, dest: { workspace: string } | { to: Buffer }): Promise<RestoreResult> {
-  const src = withEntry(jail, rec.id, (entry) => openContentIn(entry, rec.id));
+export async function restoreEntry(store: string, rec: QuarantineRecord, dest: { workspace: string } | { to: Buffer }): Promise<RestoreResult> {
+  const src = withEntry(store, rec.id, (entry) => openContentIn(entry, rec.id));
   let dir: DirHandle | null = null;
   let tmp: Buffer | null = null;
   let dst: number | null = null;
@@ -508,10 +508,10 @@ function removeTreeIn(parent: DirHandle, name: Buffer, depth = 0): void {
 }
 
 /** Delete an entry for good (content and record). */
-export function purgeEntry(jail: string, id: string): QuarantineRecord {
-  const rec = readRecord(jail, id);
-  const q = openDirNoFollow(quarantineDir(jail));
-  const live = path.basename(entryDir(jail, id));
+export function purgeEntry(store: string, id: string): QuarantineRecord {
+  const rec = readRecord(store, id);
+  const q = openDirNoFollow(quarantineDir(store));
+  const live = path.basename(entryDir(store, id));
   // Renamed first so a half-purged entry never looks like a live one.
   const doomed = `.purging-${id}`;
   try {

@@ -1,6 +1,7 @@
-// `clawjail quarantine --stack NAME`: where that stack's jail (and workspace) is on this machine.
-// The jail is a named Docker volume; the CLI reads it in place, so the stack's engine must be this
-// machine's (unix://), and reading /var/lib/docker/volumes takes root, as the warden's files should.
+// `clawjail quarantine --stack NAME`: where that stack's quarantine store (and workspace) is on
+// this machine. The store is a named Docker volume; the CLI reads it in place, so the stack's engine
+// must be this machine's (unix://), and reading /var/lib/docker/volumes takes root, as the warden's
+// files should.
 import { execFile } from 'child_process';
 import { promisify } from 'util';
 import type { JailConfig } from '../infra/config';
@@ -9,25 +10,26 @@ import { loadStackConfig } from '../infra/stackFile';
 
 const run = promisify(execFile);
 
-export interface StackJail {
-  jail: string;
+export interface StackQuarantine {
+  /** The quarantine store: quarantine/ and audit.log. */
+  store: string;
   /** The workspace as seen from here: where `restore` puts a file back by default. */
   workspace: string;
 }
 
-export class StackJailError extends Error {}
+export class StackQuarantineError extends Error {}
 
 /** The volumes to look up, or why they cannot be read from here. Pure. */
-export function stackJailVolumes(stack: string, config: JailConfig): { dockerHost: string; jail: string; workspace: string | null } {
+export function stackQuarantineVolumes(stack: string, config: JailConfig): { dockerHost: string; store: string; workspace: string | null } {
   if (!config.dockerHost.startsWith('unix://')) {
-    throw new StackJailError(
-      `the jail of stack ${stack} is on ${config.dockerHost}: run clawjail quarantine on that host, or copy the jail here and pass --jail DIR`,
+    throw new StackQuarantineError(
+      `the quarantine of stack ${stack} is on ${config.dockerHost}: run clawjail quarantine on that host, or copy its volume here and pass --store DIR`,
     );
   }
   const names = jailNames(config);
   return {
     dockerHost: config.dockerHost,
-    jail: names.jailVolume,
+    store: names.quarantineVolume,
     workspace: config.cell.workspaceHostPath ? null : names.workspaceVolume,
   };
 }
@@ -41,19 +43,19 @@ async function mountpoint(volume: string, dockerHost: string, stack: string): Pr
     return stdout.trim();
   } catch (e) {
     const why = ((e as { stderr?: string }).stderr || (e as Error).message).trim().split('\n')[0];
-    throw new StackJailError(`stack ${stack} has no volume ${volume} on ${dockerHost} (not deployed?): ${why}`);
+    throw new StackQuarantineError(`stack ${stack} has no volume ${volume} on ${dockerHost} (not deployed?): ${why}`);
   }
 }
 
-export async function resolveStackJail(stack: string, cwd?: string): Promise<StackJail> {
+export async function resolveStackQuarantine(stack: string, cwd?: string): Promise<StackQuarantine> {
   let config: JailConfig;
   try {
     config = loadStackConfig(stack, cwd);
   } catch (e) {
-    throw new StackJailError((e as Error).message);
+    throw new StackQuarantineError((e as Error).message);
   }
-  const v = stackJailVolumes(stack, config);
-  const jail = await mountpoint(v.jail, v.dockerHost, stack);
+  const v = stackQuarantineVolumes(stack, config);
+  const store = await mountpoint(v.store, v.dockerHost, stack);
   const workspace = v.workspace ? await mountpoint(v.workspace, v.dockerHost, stack) : config.cell.workspaceHostPath;
-  return { jail, workspace };
+  return { store, workspace };
 }
