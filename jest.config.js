@@ -5,6 +5,8 @@ const common = {
   testEnvironment: 'node',
   transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json', diagnostics: { warnOnly: false } }] },
   testPathIgnorePatterns: ['/node_modules/', '/dist/'],
+  // The services' shared logger from its source, so that tests never run a stale build of it.
+  moduleNameMapper: { '^@clawjail/log$': '<rootDir>/lib/log/src/index.ts' },
 };
 module.exports = {
   projects: [

@@ -1,48 +1,77 @@
-// A digest of what a docker build of an image would see: the files of its context that its
-// .dockerignore lets through, and its Dockerfile. The image resource carries it as a trigger,
-// so a change to a service's source rebuilds its image (and so replaces its container) while an
-// unchanged tree builds nothing. I/O (reads the tree), so it stays out of the pure spec.
+// A digest of what a docker build of an image would see: the files of its sources (the parts of
+// its context it copies from) that the context's .dockerignore lets through, and its Dockerfile.
+// The image resource carries it as a trigger, so a change to a service's source rebuilds its
+// image (and so replaces its container) while an unchanged tree builds nothing. I/O (reads the
+// tree), so it stays out of the pure spec.
 import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import { REPO_ROOT } from './paths';
 import type { ImageSpec } from './model';
 
-/** The .dockerignore patterns we use: names and `*` globs, matched against any path segment. */
+/**
+ * Docker's .dockerignore rule: patterns (`*`, `?`, `**`) match the path from the context root or
+ * any of its parents, in order, and the last one that matches decides; `!` makes an exception.
+ */
 export function ignoreMatcher(dockerignore: string): (relPath: string) => boolean {
   const patterns = dockerignore
     .split('\n')
     .map((l) => l.trim())
-    .filter((l) => l && !l.startsWith('#'));
-  if (patterns.some((p) => p.startsWith('!') || p.includes('**'))) {
-    throw new Error(`.dockerignore exceptions (!) and ** are not supported by the context digest: ${patterns.join(' ')}`);
-  }
-  const regexes = patterns.map((p) => new RegExp(`^${p.replace(/\/+$/, '').replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^/]*').replace(/\?/g, '[^/]')}$`));
+    .filter((l) => l && !l.startsWith('#'))
+    .map((l) => {
+      const keep = l.startsWith('!');
+      const glob = (keep ? l.slice(1) : l).trim().replace(/^\/+|\/+$/g, '');
+      const re = glob
+        .split(/(\*\*\/|\*\*|\*|\?)/)
+        .map((part) => ({ '**/': '(?:.*/)?', '**': '.*', '*': '[^/]*', '?': '[^/]' })[part] ?? part.replace(/[.+^${}()|[\]\\]/g, '\\$&'))
+        .join('');
+      return { keep, re: new RegExp(`^${re}$`) };
+    });
   return (relPath) => {
     const parts = relPath.split('/');
-    // A pattern names a path from the context root (Docker's rule), or a top-level glob.
-    return regexes.some((re) => parts.some((_, i) => re.test(parts.slice(0, i + 1).join('/'))));
+    const prefixes = parts.map((_, i) => parts.slice(0, i + 1).join('/'));
+    let ignored = false;
+    for (const p of patterns) if (prefixes.some((x) => p.re.test(x))) ignored = !p.keep;
+    return ignored;
   };
 }
 
-export function contextDigest(contextDir: string, dockerfile: string): string {
+/** Whether an exception could bring back something below an ignored directory. */
+function mayKeepBelow(dockerignore: string, dir: string): boolean {
+  return dockerignore
+    .split('\n')
+    .map((l) => l.trim())
+    .some((l) => l.startsWith('!') && (l.slice(1).startsWith(`${dir}/`) || l.slice(1).startsWith('*')));
+}
+
+/** `sources`: directories relative to the context, walked in that order (default: all of it). */
+export function contextDigest(contextDir: string, dockerfile: string, sources: string[] = ['']): string {
   const hash = crypto.createHash('sha256');
   const ignoreFile = path.join(contextDir, '.dockerignore');
-  const ignored = fs.existsSync(ignoreFile) ? ignoreMatcher(fs.readFileSync(ignoreFile, 'utf8')) : () => false;
+  const patterns = fs.existsSync(ignoreFile) ? fs.readFileSync(ignoreFile, 'utf8') : '';
+  const ignored = ignoreMatcher(patterns);
   const walk = (rel: string): void => {
     const entries = fs.readdirSync(path.join(contextDir, rel), { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1));
     for (const e of entries) {
       const r = rel ? `${rel}/${e.name}` : e.name;
-      if (ignored(r)) continue;
-      if (e.isDirectory()) walk(r);
-      else if (e.isFile() || e.isSymbolicLink()) {
+      if (e.isDirectory()) {
+        if (!ignored(r) || mayKeepBelow(patterns, r)) walk(r);
+      } else if (ignored(r)) {
+        continue;
+      } else if (e.isFile() || e.isSymbolicLink()) {
         hash.update(`${r}\0`);
         hash.update(e.isSymbolicLink() ? `-> ${fs.readlinkSync(path.join(contextDir, r))}` : fs.readFileSync(path.join(contextDir, r)));
         hash.update('\0');
       }
     }
   };
-  walk('');
+  for (const source of sources) {
+    const normal = path.posix.normalize(source || '.').replace(/\/+$/, '');
+    if (normal === '..' || normal.startsWith('../') || normal.startsWith('/')) throw new Error(`image source ${source} is outside its context ${contextDir}`);
+    const rel = normal === '.' ? '' : normal;
+    if (rel && ignored(rel)) throw new Error(`image source ${source} is left out by ${ignoreFile}`);
+    walk(rel);
+  }
   hash.update(`Dockerfile\0`);
   hash.update(fs.readFileSync(dockerfile));
   return hash.digest('hex');
@@ -50,5 +79,7 @@ export function contextDigest(contextDir: string, dockerfile: string): string {
 
 /** The digest of an image of the jail, from its spec (paths relative to the repository). */
 export function imageDigest(spec: ImageSpec): string {
-  return contextDigest(path.join(REPO_ROOT, spec.context), path.join(REPO_ROOT, spec.dockerfile));
+  const context = path.join(REPO_ROOT, spec.context);
+  const sources = spec.sources.map((s) => path.relative(context, path.join(REPO_ROOT, s)));
+  return contextDigest(context, path.join(REPO_ROOT, spec.dockerfile), sources);
 }

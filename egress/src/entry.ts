@@ -1,7 +1,7 @@
 // The grammar of an egress policy entry: the one definition. The gate (./policy.ts), the stack's
 // config (infra/config.ts) and the operator CLI (cli/egressPolicy.ts) all parse entries here and
 // add only their own stricter checks on top. Pure and self-contained (no imports at all), so the
-// gate's own package (egress/Dockerfile copies only egress/) and the root's programs share it.
+// gate's own package (egress/Dockerfile copies egress/ and lib/ only) and the root's programs share it.
 //
 // An entry is `host` or `*.suffix`, each with an optional `:port`:
 //  - names only: letters, digits and `-` (LDH), labels of 1-63 characters that neither start nor

@@ -8,14 +8,12 @@ import { adminRequest } from './admin';
 import { ConfigError, helpText, loadConfig, type EgressConfig } from './config';
 import { createEgressGate } from './gate';
 import { loadProvidersFile, type Provider } from './providers';
-import type { Logger } from './proxy';
+import { createLogger, type LogFn } from '@clawjail/log';
 
 const NAME = 'clawjail-egress';
 
-/** JSON lines on stderr. Callers never pass headers, bodies or keys. */
-export const jsonLogger: Logger = (level, msg, fields) => {
-  process.stderr.write(JSON.stringify({ t: new Date().toISOString(), level, msg, ...fields }) + '\n');
-};
+/** The services' one logger: JSON lines on stderr. Callers never pass headers, bodies or keys. */
+export const jsonLogger: LogFn = createLogger({ component: 'egress', sink: (l) => process.stderr.write(l) }).log;
 
 function version(): string {
   try {

@@ -3,6 +3,7 @@
 // resolved once, every address checked against the blocked list, and only a checked address is
 // ever connected to. Limits per client connection: bytes, lifetime; and a cap on connections.
 // Nothing here logs headers, bodies or keys.
+import type { LogFn as Logger } from '@clawjail/log';
 import * as http from 'http';
 import * as https from 'https';
 import type * as net from 'net';
@@ -26,8 +27,7 @@ import {
   type Reason,
 } from './wire';
 
-export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
-export type Logger = (level: LogLevel, msg: string, fields?: Record<string, unknown>) => void;
+export type { LogLevel, LogFn as Logger } from '@clawjail/log';
 
 export interface ProxyTimeouts {
   /** From the 200 to a complete ClientHello. */

@@ -1,8 +1,11 @@
-// The gateway's log: JSON lines on stderr. Callers never pass tokens, keys or message bodies.
-export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
-export type Logger = (level: LogLevel, msg: string, fields?: Record<string, unknown>) => void;
+// The gateway's log: the services' one logger (@clawjail/log), JSON lines on stderr; debug lines
+// (failed TLS handshakes and the like) only with GATEWAY_DEBUG set.
+import { createLogger, type LogFn } from '@clawjail/log';
 
-export const jsonLogger: Logger = (level, msg, fields) => {
-  if (level === 'debug' && !process.env.GATEWAY_DEBUG) return;
-  process.stderr.write(JSON.stringify({ t: new Date().toISOString(), level, msg, ...fields }) + '\n');
-};
+export type { LogLevel, LogFn as Logger } from '@clawjail/log';
+
+export const jsonLogger: LogFn = createLogger({
+  component: 'gateway',
+  level: process.env.GATEWAY_DEBUG ? 'debug' : 'info',
+  sink: (l) => process.stderr.write(l),
+}).log;

@@ -2,6 +2,7 @@
 import type { JailConfig } from '../config';
 import { cellProxyEnv, openclawGatedConfig } from './egress';
 import { jailNames } from './names';
+import { ownContextImageSpec } from './images';
 import { hardening, scratchTmpfs } from './hardening';
 import { ROLE_LABEL, type ContainerSpec, type ImageSpec, STACK_LABEL } from './types';
 
@@ -11,12 +12,7 @@ export const CELL_HOME = '/home/node';
 export const WORKSPACE_DIR = '/workspace';
 
 export function cellImageSpec(config: JailConfig): ImageSpec {
-  return {
-    name: jailNames(config).cellImage,
-    context: 'infra/images/cell',
-    dockerfile: 'infra/images/cell/Dockerfile',
-    buildArgs: { BASE_IMAGE: config.nodeBaseImage, OPENCLAW_VERSION: config.openclawVersion },
-  };
+  return ownContextImageSpec(jailNames(config).cellImage, 'infra/images/cell', { BASE_IMAGE: config.nodeBaseImage, OPENCLAW_VERSION: config.openclawVersion });
 }
 
 /** OpenClaw's own health endpoint, probed from inside the cell (the image has no curl). */

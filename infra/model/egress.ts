@@ -13,6 +13,7 @@ import { bridgeAddresses, moatBlockedV4 } from './firewall';
 import { hardening, scratchTmpfs } from './hardening';
 import { EGRESS_STATE_DIR, egressFiles } from './egressPolicy';
 import { jailNames } from './names';
+import { serviceImageSpec } from './images';
 import { ROLE_LABEL, type ContainerSpec, type ImageSpec, type NetworkSpec, STACK_LABEL } from './types';
 
 /** Not the prisoner's uid, nor the gateway's: fixed in egress/Dockerfile. */
@@ -53,12 +54,7 @@ export function gateNetworkSpec(config: JailConfig): NetworkSpec {
 }
 
 export function egressImageSpec(config: JailConfig): ImageSpec {
-  return {
-    name: jailNames(config).egressImage,
-    context: 'egress',
-    dockerfile: 'egress/Dockerfile',
-    buildArgs: { BASE_IMAGE: config.nodeBaseImage },
-  };
+  return serviceImageSpec(jailNames(config).egressImage, 'egress', config.nodeBaseImage);
 }
 
 /** The policy file as the stack declares it; the gate writes permanent live changes the same way. */

@@ -7,6 +7,7 @@ import { hostInCidr, type JailConfig } from '../config';
 import { gateAddresses } from './egress';
 import { bridgeAddresses } from './firewall';
 import { jailNames } from './names';
+import { serviceImageSpec } from './images';
 import { hardening, scratchTmpfs } from './hardening';
 import { ROLE_LABEL, type ContainerSpec, STACK_LABEL } from './types';
 
@@ -34,12 +35,7 @@ export function gatewayContainerSpec(config: JailConfig): ContainerSpec {
   return {
     name: names.gatewayContainer,
     role: 'gateway',
-    image: {
-      name: names.gatewayImage,
-      context: 'gateway',
-      dockerfile: 'gateway/Dockerfile',
-      buildArgs: { BASE_IMAGE: config.nodeBaseImage },
-    },
+    image: serviceImageSpec(names.gatewayImage, 'gateway', config.nodeBaseImage),
     user: GATEWAY_USER,
     command: [],
     env: {

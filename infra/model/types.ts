@@ -11,8 +11,14 @@ export const STACK_LABEL = 'clawjail.stack';
 export interface ImageSpec {
   /** Local image reference, always pinned by tag. */
   name: string;
-  /** Build context, relative to the repository root. */
+  /** Build context, relative to the repository root ("." for the services, which copy lib/). */
   context: string;
+  /**
+   * The directories of the context the build copies from, relative to the repository root: the
+   * image's digest (infra/contextDigest.ts) is taken over these, so that a change elsewhere in a
+   * shared context rebuilds nothing. A test holds every COPY of the Dockerfile inside them.
+   */
+  sources: string[];
   /** Dockerfile, relative to the repository root. */
   dockerfile: string;
   buildArgs: Record<string, string>;

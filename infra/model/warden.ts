@@ -13,6 +13,7 @@ import type { JailConfig } from '../config';
 import { WORKSPACE_DIR } from './cell';
 import { bridgeAddresses } from './firewall';
 import { jailNames } from './names';
+import { ownContextImageSpec, serviceImageSpec } from './images';
 import { hardening, type Hardening, scratchTmpfs } from './hardening';
 import { ROLE_LABEL, type ContainerSpec, type ImageSpec, type NetworkSpec, type Role, STACK_LABEL } from './types';
 
@@ -49,16 +50,9 @@ export function scanNetworkSpec(config: JailConfig): NetworkSpec {
   };
 }
 
-/** An image of ours, built from `<dir>/Dockerfile` on the given base. */
-const ownImage = (name: string, dir: string, base: string): ImageSpec => ({
-  name,
-  context: dir,
-  dockerfile: `${dir}/Dockerfile`,
-  buildArgs: { BASE_IMAGE: base },
-});
-
-export const wardenImageSpec = (config: JailConfig): ImageSpec => ownImage(jailNames(config).wardenImage, 'warden', config.nodeBaseImage);
-export const clamdImageSpec = (config: JailConfig): ImageSpec => ownImage(jailNames(config).clamdImage, 'warden/clamd', config.debianBaseImage);
+export const wardenImageSpec = (config: JailConfig): ImageSpec => serviceImageSpec(jailNames(config).wardenImage, 'warden', config.nodeBaseImage);
+export const clamdImageSpec = (config: JailConfig): ImageSpec =>
+  ownContextImageSpec(jailNames(config).clamdImage, 'warden/clamd', { BASE_IMAGE: config.debianBaseImage });
 
 /** What all three share besides the jail's hardening: no secrets, no ports, always restarted. */
 function serviceBase(config: JailConfig, role: Role, name: string): Hardening & Pick<

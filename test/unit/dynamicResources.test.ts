@@ -63,7 +63,27 @@ describe('image context digest', () => {
     expect(ignored('README.md')).toBe(true);
     expect(ignored('src/dist.ts')).toBe(false);
     expect(ignoreMatcher('*')('Dockerfile')).toBe(true);
-    expect(() => ignoreMatcher('!keep')).toThrow(/not supported/);
+  });
+
+  it('follows Docker: the last matching pattern decides, ! keeps, ** spans directories', () => {
+    const ignored = ignoreMatcher('*\n!lib\n!warden\n**/node_modules\n**/*.md\nwarden/clamd\n');
+    expect(['package.json', 'node_modules/x/index.js', 'infra/index.ts', 'warden/README.md', 'warden/node_modules/a.js', 'lib/log/node_modules/b', 'warden/clamd/Dockerfile'].filter((p) => !ignored(p))).toEqual([]);
+    expect(['warden/src/main.ts', 'warden/Dockerfile', 'lib/log/src/index.ts'].filter(ignored)).toEqual([]);
+  });
+
+  it('walks only the sources it is given, and refuses one the .dockerignore leaves out', () => {
+    fs.mkdirSync(path.join(dir, 'lib'));
+    fs.writeFileSync(path.join(dir, 'lib', 'log.ts'), 'l');
+    fs.mkdirSync(path.join(dir, 'other'));
+    fs.writeFileSync(path.join(dir, 'other', 'o.ts'), 'o');
+    const some = () => contextDigest(dir, path.join(dir, 'Dockerfile'), ['src', 'lib']);
+    const d0 = some();
+    fs.writeFileSync(path.join(dir, 'other', 'o.ts'), 'changed');
+    expect(some()).toBe(d0);
+    fs.writeFileSync(path.join(dir, 'lib', 'log.ts'), 'changed');
+    expect(some()).not.toBe(d0);
+    expect(() => contextDigest(dir, path.join(dir, 'Dockerfile'), ['node_modules'])).toThrow(/left out by/);
+    expect(() => contextDigest(dir, path.join(dir, 'Dockerfile'), ['../x'])).toThrow(/outside its context/);
   });
 });
 

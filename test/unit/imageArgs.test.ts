@@ -9,6 +9,7 @@ const spec: ImageSpec = {
   name: 'cjunit/gateway:0.1.0',
   context: 'gateway',
   dockerfile: 'gateway/Dockerfile',
+  sources: ['gateway'],
   buildArgs: { BASE_IMAGE: 'node:24-bookworm-slim' },
 };
 

@@ -11,7 +11,7 @@
 
 import * as fs from 'fs';
 import * as path from 'path';
-import { jsonSafe } from './logger';
+import { jsonSafe } from '@clawjail/log';
 
 export type AuditActor = 'warden' | 'cli';
 

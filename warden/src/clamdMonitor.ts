@@ -3,7 +3,7 @@
 // clamd has threads when the concurrency is "auto". Each change is logged and audited once.
 import type { AuditEntry } from './audit';
 import type { ClamdClient } from './clamdClient';
-import type { Logger } from './logger';
+import type { Logger } from '@clawjail/log';
 import { backoffMs } from './policy';
 
 export interface ClamdMonitorOptions {

@@ -3,10 +3,10 @@
 // checks that need the filesystem live in main.ts.
 
 import * as path from 'path';
+import type { LogLevel } from '@clawjail/log';
 import { ClamdEndpoint, parseEndpoint } from './clamdProtocol';
 
 export type UnscannablePolicy = 'quarantine' | 'allow';
-export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 
 export interface WardenConfig {
   /** the prisoner's workspace, watched recursively */

@@ -2,8 +2,7 @@
 
 import { ConfigError, helpText, parseConfig } from './config';
 import { checkHealth } from './health';
-import { createLogger } from './logger';
-import { Warden } from './warden';
+import { Warden, wardenLogger } from './warden';
 
 export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   if (argv.includes('--help') || argv.includes('-h')) {
@@ -31,7 +30,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
     }
     throw e;
   }
-  const logger = createLogger(cfg.logLevel);
+  const logger = wardenLogger(cfg.logLevel);
   const warden = new Warden(cfg, { logger });
   try {
     await warden.start();

@@ -25,7 +25,7 @@ import { QuarantineRecord, RECORD_VERSION, quarantineDir } from './quarantineSto
 import { basenameOf, dirnameOf, joinPath, printable, recordPath, relativeTo } from './paths';
 import { describeVerdict, quarantineId, tombstoneName, tombstoneText } from './policy';
 import { ensureOwnerAccess } from './access';
-import { Logger } from './logger';
+import type { Logger } from '@clawjail/log';
 
 export interface QuarantineInput {
   path: Buffer;

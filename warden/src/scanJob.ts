@@ -8,7 +8,7 @@ import type { ClamdMonitor } from './clamdMonitor';
 import type { Verdict } from './clamdProtocol';
 import type { CleanCache } from './cleanCache';
 import type { WardenConfig } from './config';
-import type { Logger } from './logger';
+import type { Logger } from '@clawjail/log';
 import { basenameOf, dirnameOf, pathKey, printable, recordPath } from './paths';
 import { backoffMs, describeVerdict, dispositionFor, type TempDeferral } from './policy';
 import type { Quarantine } from './quarantine';

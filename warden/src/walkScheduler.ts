@@ -5,7 +5,7 @@
 import * as fs from 'fs';
 import type { AuditEntry } from './audit';
 import type { CleanCache } from './cleanCache';
-import type { Logger } from './logger';
+import type { Logger } from '@clawjail/log';
 import { isUtf8, joinPath, pathKey, printable } from './paths';
 import type { ScanQueue } from './scanQueue';
 import { hashFd, identityOf } from './scanner';

@@ -17,7 +17,7 @@ import { AuditLog, AuditEntry } from './audit';
 import { ScanQueue } from './scanQueue';
 import { TreeWatcher } from './watcher';
 import { HealthReporter, HealthSnapshot } from './health';
-import { Logger, createLogger } from './logger';
+import { createLogger, type Logger, type LogLevel } from '@clawjail/log';
 import { auditPath } from './quarantineStore';
 import { TempDeferral } from './policy';
 import { basenameOf, printable, relativeTo } from './paths';
@@ -46,6 +46,11 @@ export interface WardenCounters {
   auditErrors: number;
   /** bursts of events large enough that some may have been lost (each answered by a full scan) */
   eventBursts: number;
+}
+
+/** The warden's log: JSON lines on stdout. */
+export function wardenLogger(level: LogLevel): Logger {
+  return createLogger({ component: 'warden', level, sink: (l) => process.stdout.write(l) });
 }
 
 export class Warden {
@@ -81,7 +86,7 @@ export class Warden {
   };
 
   constructor(readonly cfg: WardenConfig, private readonly deps: WardenDeps = {}) {
-    this.logger = deps.logger ?? createLogger(cfg.logLevel);
+    this.logger = deps.logger ?? wardenLogger(cfg.logLevel);
     // Polling never sees a temp file go away, so a run could not end honestly: no deferral there.
     this.tempDeferral = new TempDeferral(cfg.poll ? 0 : cfg.tmpGraceMs);
     this.clamd = new ClamdClient(cfg.clamd, { connectTimeoutMs: cfg.connectTimeoutMs, timeoutMs: cfg.scanTimeoutMs });

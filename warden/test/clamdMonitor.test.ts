@@ -1,6 +1,6 @@
 import type { AuditEntry } from '../src/audit';
 import { ClamdMonitor } from '../src/clamdMonitor';
-import { createLogger } from '../src/logger';
+import { silentLogger } from '@clawjail/log';
 
 function fakeClamd(threadsMax = 6) {
   const c = {
@@ -29,7 +29,7 @@ function monitorOf(clamd: ReturnType<typeof fakeClamd>, autoConcurrency = true) 
     backoffMinMs: 2,
     backoffMaxMs: 8,
     autoConcurrency,
-    logger: createLogger('error', () => undefined),
+    logger: silentLogger,
     audit: (e) => audits.push(e),
     onDown: () => events.push('down'),
     onUp: (streams) => events.push(`up ${streams}`),

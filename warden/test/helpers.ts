@@ -5,7 +5,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { parseConfig, WardenConfig } from '../src/config';
 import { Warden, WardenDeps } from '../src/warden';
-import { createLogger } from '../src/logger';
+import { createLogger } from '@clawjail/log';
 import * as shared from '../../test/helpers/wait';
 import { QuarantineRecord } from '../src/quarantineStore';
 
@@ -123,7 +123,7 @@ export function wardenConfig(sbx: Sandbox, clamd: string, env: Record<string, st
 export async function startWarden(sbx: Sandbox, clamd: string, env: Record<string, string> = {}, deps: WardenDeps = {}): Promise<{ warden: Warden; logs: string[] }> {
   const logs: string[] = [];
   const cfg = wardenConfig(sbx, clamd, env);
-  const warden = new Warden(cfg, { logger: createLogger('debug', (l) => logs.push(l)), ...deps });
+  const warden = new Warden(cfg, { logger: createLogger({ component: 'warden', level: 'debug', sink: (l) => logs.push(l) }), ...deps });
   await warden.start();
   await warden.whenStartupScanDone();
   return { warden, logs };

@@ -40,9 +40,20 @@ function findPackage(name: string, from: string): string | undefined {
   }
 }
 
+/**
+ * Ours, which no package.json lists: the services' Dockerfiles build lib/ into the image's
+ * /node_modules, and here the root's node_modules links it (npm never looks the name up).
+ */
+const SHARED_LIBS = ['@clawjail/log'];
+
 /** The installed runtime dependencies of the package at pkgDir, transitively: name -> directory. */
 function runtimeDependencies(pkgDir: string): Map<string, string> {
   const found = new Map<string, string>();
+  for (const name of SHARED_LIBS) {
+    const at = findPackage(name, pkgDir);
+    if (!at) throw new Error(`${name} (lib/) is not linked in node_modules: run npm ci`);
+    found.set(name, at);
+  }
   const visit = (dir: string): void => {
     const pkg = readPackage(dir);
     const optional = new Set(Object.keys(pkg.optionalDependencies ?? {}));
