@@ -85,6 +85,10 @@ async function measure(lab: GateLab, opts: Required<EgressBenchOptions>): Promis
     const g = await viaGate(cr);
     rates.gate.push(Number(g.count) / (Number(g.ms) / 1000));
     failed.gate += Number(g.errors);
+    // What a failed cycle was (its start, its length, its error), for whoever reads the run.
+    for (const [path, r] of [['direct', m], ['via the gate', g]] as const) {
+      for (const e of (r.errorSamples as unknown[] | undefined) ?? []) process.stderr.write(`egress bench: a failed cycle ${path}: ${JSON.stringify(e)}\n`);
+    }
   }
   const mbps = (ds: Download[]) => mean(ds.map((d) => d.bytes / 1e6 / (d.ms / 1000)));
 

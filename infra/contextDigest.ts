@@ -20,7 +20,9 @@ export function ignoreMatcher(dockerignore: string): (relPath: string) => boolea
     .filter((l) => l && !l.startsWith('#'))
     .map((l) => {
       const keep = l.startsWith('!');
-      const glob = (keep ? l.slice(1) : l).trim().replace(/^\/+|\/+$/g, '');
+      const glob = path.posix.normalize((keep ? l.slice(1) : l).trim()).replace(/^\/+|\/+$/g, '');
+      // Character classes and escapes are Docker's too, but not read here: refuse rather than differ.
+      if (/[[\]\\]/.test(glob)) throw new Error(`.dockerignore pattern ${l}: [classes] and \\ escapes are not supported by the context digest`);
       const re = glob
         .split(/(\*\*\/|\*\*|\*|\?)/)
         .map((part) => ({ '**/': '(?:.*/)?', '**': '.*', '*': '[^/]*', '?': '[^/]' })[part] ?? part.replace(/[.+^${}()|[\]\\]/g, '\\$&'))

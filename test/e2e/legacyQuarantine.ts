@@ -40,7 +40,8 @@ export async function seedLegacyQuarantine(volume: string, owner: string): Promi
       'mkdir /s/extra',
       'head -c 3000000 /dev/urandom > "/s/extra/odd name\nwith newline"',
       'ln -s /etc/shadow /s/extra/link',
-      `chown -hR 1000:1000 /s && chmod 0400 /s/quarantine/${LEGACY_ID}/* && chmod 0700 /s/quarantine /s/quarantine/${LEGACY_ID} && chmod 0600 /s/audit.log && chmod 0500 /s/extra`,
+      'printf setgid > /s/extra/setgid',
+      `chown -hR 1000:1000 /s && chmod 0400 /s/quarantine/${LEGACY_ID}/* && chmod 0700 /s/quarantine /s/quarantine/${LEGACY_ID} && chmod 0600 /s/audit.log && chmod 2640 /s/extra/setgid && chmod 2500 /s/extra`,
     ].join('\n'),
     { [volume]: '/s' },
   );

@@ -15,7 +15,7 @@ import {
   quarantineMigrationScript,
   type MigrationOutcome,
 } from '../../infra/model/quarantineMigration';
-import { STACK_LABEL } from '../../infra/model';
+import { ROLE_LABEL, STACK_LABEL } from '../../infra/model';
 import { REPO_ROOT } from '../../infra/paths';
 import { inVolumes, LEGACY_ID, seedLegacyQuarantine } from './legacyQuarantine';
 import { NODE_STANDIN } from './testJail';
@@ -33,6 +33,7 @@ async function docker(...args: string[]): Promise<string> {
 }
 
 async function removeVolumes(): Promise<void> {
+  for (const c of [`${PREFIX}-other`, `${PREFIX}-warden`]) await docker('rm', '-f', c).catch(() => undefined);
   for (const v of [FROM, TO]) await docker('volume', 'rm', '-f', v).catch(() => undefined);
 }
 
@@ -55,8 +56,10 @@ describe('an earlier version’s quarantine volume', () => {
     const before = await listing(FROM);
     expect(before).toContain(`./quarantine/${LEGACY_ID}/content|f|400|1000|1000|`);
     expect(before).toContain('./extra/link|l|777|1000|1000|/etc/shadow');
+    expect(before).toContain('./extra/setgid|f|2640|1000|1000|');
+    expect(before).toContain('./extra|d|2500|1000|1000|');
 
-    expect(await migrate()).toEqual({ outcome: 'copied', files: 4 });
+    expect(await migrate()).toEqual({ outcome: 'copied', files: 5 });
     expect(await listing(TO)).toBe(before);
     expect(await listing(FROM)).toBe(before);
     expect(await inVolumes(`stat -c '%a %u' /v/${MIGRATED_MARKER} && cat /v/${MIGRATED_MARKER} && ls -A /v | grep -c '${MIGRATING_MARKER}' || true`, { [TO]: '/v' })).toBe(`400 1000\n${FROM}\n0\n`);
@@ -78,8 +81,41 @@ describe('an earlier version’s quarantine volume', () => {
     await seedLegacyQuarantine(FROM, PREFIX);
     await docker('volume', 'create', TO);
     await inVolumes(`printf '%s\\n' ${FROM} > /v/${MIGRATING_MARKER} && mkdir -p /v/quarantine && echo half > /v/quarantine/half-copied`, { [TO]: '/v' });
-    expect(await migrate()).toEqual({ outcome: 'copied', files: 4 });
+    expect(await migrate()).toEqual({ outcome: 'copied', files: 5 });
     expect(await listing(TO)).toBe(await listing(FROM));
+  });
+
+  it('stops the old warden still writing to it first, and refuses while anything else uses it', async () => {
+    await seedLegacyQuarantine(FROM, PREFIX);
+    await docker('volume', 'create', TO);
+    const user = (name: string, labels: string[]) =>
+      docker('run', '-d', '--name', name, ...labels.flatMap((l) => ['--label', l]), '--network', 'none', '--mount', `type=volume,source=${FROM},target=/q`, '--entrypoint', 'sleep', NODE_STANDIN, 'infinity');
+    const running = async (name: string) => (await docker('inspect', '--format', '{{.State.Running}}', name)).trim();
+    try {
+      await user(`${PREFIX}-other`, []);
+      await expect(migrate()).rejects.toThrow(new RegExp(`${PREFIX}-other is using ${FROM}: stop it`));
+      expect(await running(`${PREFIX}-other`)).toBe('true');
+      expect(await listing(TO)).toBe('.|d|755|0|0|\n');
+      await docker('rm', '-f', `${PREFIX}-other`);
+      await user(`${PREFIX}-warden`, [`${ROLE_LABEL}=warden`, `${STACK_LABEL}=${PREFIX}`]);
+      expect(await migrate()).toEqual({ outcome: 'copied', files: 5 });
+      expect(await running(`${PREFIX}-warden`)).toBe('false');
+    } finally {
+      for (const c of [`${PREFIX}-other`, `${PREFIX}-warden`]) await docker('rm', '-f', c).catch(() => undefined);
+    }
+  });
+
+  it('refuses an old store that holds the migration’s own marker names', async () => {
+    await seedLegacyQuarantine(FROM, PREFIX);
+    await docker('volume', 'create', TO);
+    await inVolumes(`echo planted > /s/${MIGRATED_MARKER}`, { [FROM]: '/s' });
+    await expect(migrate()).rejects.toThrow(new RegExp(`${FROM} holds ${MIGRATED_MARKER}, a name only the migration writes`));
+    expect(await listing(TO)).toBe('.|d|755|0|0|\n');
+  });
+
+  it('fails, rather than recording "nothing to copy", when the engine cannot be asked', async () => {
+    const script = quarantineMigrationScript({ namePrefix: PREFIX, from: FROM, to: TO, image: NODE_STANDIN });
+    await expect(runDockerScript('unix:///nonexistent/docker.sock', script)).rejects.toThrow(new RegExp(`cannot look up ${FROM}`));
   });
 
   it('is refused, and nothing written, when the new volume already holds a store', async () => {

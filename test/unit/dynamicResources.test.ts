@@ -69,6 +69,8 @@ describe('image context digest', () => {
     const ignored = ignoreMatcher('*\n!lib\n!warden\n**/node_modules\n**/*.md\nwarden/clamd\n');
     expect(['package.json', 'node_modules/x/index.js', 'infra/index.ts', 'warden/README.md', 'warden/node_modules/a.js', 'lib/log/node_modules/b', 'warden/clamd/Dockerfile'].filter((p) => !ignored(p))).toEqual([]);
     expect(['warden/src/main.ts', 'warden/Dockerfile', 'lib/log/src/index.ts'].filter(ignored)).toEqual([]);
+    expect(ignoreMatcher('./dist')('dist/x.js')).toBe(true);
+    expect(() => ignoreMatcher('[ab].md')).toThrow(/not supported/);
   });
 
   it('walks only the sources it is given, and refuses one the .dockerignore leaves out', () => {

@@ -13,10 +13,11 @@ describe('the quarantine migration script', () => {
   it('touches nothing unless the old volume exists and carries the stack label', () => {
     const lines = quarantineMigrationScript(m).split('\n');
     const run = lines.findIndex((l) => l.startsWith('docker run'));
-    expect(lines.findIndex((l) => l.includes('docker volume inspect clawjail-jail >/dev/null'))).toBeLessThan(run);
-    expect(lines.findIndex((l) => l.includes(`'{{index .Labels "clawjail.stack"}}'`))).toBeLessThan(run);
+    expect(lines.findIndex((l) => l.includes(`docker volume inspect --format '{{index .Labels "clawjail.stack"}}' clawjail-jail`))).toBeLessThan(run);
+    expect(lines.findIndex((l) => l.includes(`"$out" != clawjail`))).toBeLessThan(run);
     expect(lines[run]).toContain('type=volume,source=clawjail-jail,target=/from,readonly');
-    expect(lines[run]).toMatch(/--network none --read-only .*--cap-drop ALL/);
+    expect(lines[run]).toMatch(/--name clawjail-quarantine-migration --network none --read-only .*--cap-drop ALL/);
+    expect(lines[run]).toContain('/bin/bash');
   });
 
   it('refuses to copy a volume onto itself', () => {
