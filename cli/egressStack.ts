@@ -12,6 +12,7 @@ import { REPO_ROOT } from '../infra/paths';
 import { jailNames } from '../infra/model/names';
 import { loadStackConfig, stackFilePath } from '../infra/stackFile';
 import { CONFIG_KEYS, parseStackList, StackListError, type PolicyLists } from './egressPolicy';
+import { volumeMountpoint } from './volumeMountpoint';
 
 const run = promisify(execFile);
 
@@ -37,16 +38,9 @@ export async function resolveStackEgress(stack: string, dir = REPO_ROOT): Promis
     throw new EgressStackError((e as Error).message);
   }
   const v = stackEgressVolume(stack, config);
-  try {
-    const { stdout } = await run('docker', ['volume', 'inspect', '--format', '{{.Mountpoint}}', v.volume], {
-      env: { ...process.env, DOCKER_HOST: v.dockerHost },
-      timeout: 30_000,
-    });
-    return stdout.trim();
-  } catch (e) {
-    const why = ((e as { stderr?: string }).stderr || (e as Error).message).trim().split('\n')[0];
-    throw new EgressStackError(`stack ${stack} has no volume ${v.volume} on ${v.dockerHost} (not deployed, or cellEgress is not allowlist?): ${why}`);
-  }
+  const found = await volumeMountpoint(v.volume, v.dockerHost);
+  if ('why' in found) throw new EgressStackError(`stack ${stack} has no volume ${v.volume} on ${v.dockerHost} (not deployed, or cellEgress is not allowlist?): ${found.why}`);
+  return found.path;
 }
 
 /** What a stack has when its file does not set a list: clawjail's default (infra/config.ts). */

@@ -2,13 +2,10 @@
 // this machine. The store is a named Docker volume; the CLI reads it in place, so the stack's engine
 // must be this machine's (unix://), and reading /var/lib/docker/volumes takes root, as the warden's
 // files should.
-import { execFile } from 'child_process';
-import { promisify } from 'util';
 import type { JailConfig } from '../infra/config';
 import { jailNames } from '../infra/model/names';
 import { loadStackConfig } from '../infra/stackFile';
-
-const run = promisify(execFile);
+import { volumeMountpoint } from './volumeMountpoint';
 
 export interface StackQuarantine {
   /** The quarantine store: quarantine/ and audit.log. */
@@ -35,16 +32,9 @@ export function stackQuarantineVolumes(stack: string, config: JailConfig): { doc
 }
 
 async function mountpoint(volume: string, dockerHost: string, stack: string): Promise<string> {
-  try {
-    const { stdout } = await run('docker', ['volume', 'inspect', '--format', '{{.Mountpoint}}', volume], {
-      env: { ...process.env, DOCKER_HOST: dockerHost },
-      timeout: 30_000,
-    });
-    return stdout.trim();
-  } catch (e) {
-    const why = ((e as { stderr?: string }).stderr || (e as Error).message).trim().split('\n')[0];
-    throw new StackQuarantineError(`stack ${stack} has no volume ${volume} on ${dockerHost} (not deployed?): ${why}`);
-  }
+  const found = await volumeMountpoint(volume, dockerHost);
+  if ('why' in found) throw new StackQuarantineError(`stack ${stack} has no volume ${volume} on ${dockerHost} (not deployed?): ${found.why}`);
+  return found.path;
 }
 
 export async function resolveStackQuarantine(stack: string, cwd?: string): Promise<StackQuarantine> {

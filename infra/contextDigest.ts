@@ -9,12 +9,17 @@ import * as path from 'path';
 import { REPO_ROOT } from './paths';
 import type { ImageSpec } from './model';
 
-/**
- * Docker's .dockerignore rule: patterns (`*`, `?`, `**`) match the path from the context root or
- * any of its parents, in order, and the last one that matches decides; `!` makes an exception.
- */
-export function ignoreMatcher(dockerignore: string): (relPath: string) => boolean {
-  const patterns = dockerignore
+interface IgnorePattern {
+  /** `!`: an exception. */
+  keep: boolean;
+  /** The pattern, normalized, without its `!`. */
+  glob: string;
+  re: RegExp;
+}
+
+/** The patterns of a .dockerignore, in order. */
+function parseIgnore(dockerignore: string): IgnorePattern[] {
+  return dockerignore
     .split('\n')
     .map((l) => l.trim())
     .filter((l) => l && !l.startsWith('#'))
@@ -27,31 +32,38 @@ export function ignoreMatcher(dockerignore: string): (relPath: string) => boolea
         .split(/(\*\*\/|\*\*|\*|\?)/)
         .map((part) => ({ '**/': '(?:.*/)?', '**': '.*', '*': '[^/]*', '?': '[^/]' })[part] ?? part.replace(/[.+^${}()|[\]\\]/g, '\\$&'))
         .join('');
-      return { keep, re: new RegExp(`^${re}$`) };
+      return { keep, glob, re: new RegExp(`^${re}$`) };
     });
-  return (relPath) => {
-    const parts = relPath.split('/');
-    const prefixes = parts.map((_, i) => parts.slice(0, i + 1).join('/'));
-    let ignored = false;
-    for (const p of patterns) if (prefixes.some((x) => p.re.test(x))) ignored = !p.keep;
-    return ignored;
-  };
+}
+
+function matches(patterns: IgnorePattern[], relPath: string): boolean {
+  const parts = relPath.split('/');
+  const prefixes = parts.map((_, i) => parts.slice(0, i + 1).join('/'));
+  let ignored = false;
+  for (const p of patterns) if (prefixes.some((x) => p.re.test(x))) ignored = !p.keep;
+  return ignored;
 }
 
 /** Whether an exception could bring back something below an ignored directory. */
-function mayKeepBelow(dockerignore: string, dir: string): boolean {
-  return dockerignore
-    .split('\n')
-    .map((l) => l.trim())
-    .some((l) => l.startsWith('!') && (l.slice(1).startsWith(`${dir}/`) || l.slice(1).startsWith('*')));
+function mayKeepBelow(patterns: IgnorePattern[], dir: string): boolean {
+  return patterns.some((p) => p.keep && (p.glob.startsWith(`${dir}/`) || p.glob.startsWith('*')));
+}
+
+/**
+ * Docker's .dockerignore rule: patterns (`*`, `?`, `**`) match the path from the context root or
+ * any of its parents, in order, and the last one that matches decides; `!` makes an exception.
+ */
+export function ignoreMatcher(dockerignore: string): (relPath: string) => boolean {
+  const patterns = parseIgnore(dockerignore);
+  return (relPath) => matches(patterns, relPath);
 }
 
 /** `sources`: directories relative to the context, walked in that order (default: all of it). */
 export function contextDigest(contextDir: string, dockerfile: string, sources: string[] = ['']): string {
   const hash = crypto.createHash('sha256');
   const ignoreFile = path.join(contextDir, '.dockerignore');
-  const patterns = fs.existsSync(ignoreFile) ? fs.readFileSync(ignoreFile, 'utf8') : '';
-  const ignored = ignoreMatcher(patterns);
+  const patterns = parseIgnore(fs.existsSync(ignoreFile) ? fs.readFileSync(ignoreFile, 'utf8') : '');
+  const ignored = (relPath: string) => matches(patterns, relPath);
   const walk = (rel: string): void => {
     const entries = fs.readdirSync(path.join(contextDir, rel), { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1));
     for (const e of entries) {

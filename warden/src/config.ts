@@ -3,7 +3,7 @@
 // checks that need the filesystem live in main.ts.
 
 import * as path from 'path';
-import type { LogLevel } from '@clawjail/log';
+import { LOG_LEVELS, type LogLevel } from '@clawjail/log';
 import { ClamdEndpoint, parseEndpoint } from './clamdProtocol';
 
 export type UnscannablePolicy = 'quarantine' | 'allow';
@@ -118,7 +118,7 @@ export const SETTINGS: readonly Setting[] = [
   { env: 'WARDEN_HEALTH_HOST', key: 'healthHost', def: '127.0.0.1', parse: (r) => r.trim(), help: 'address for the health endpoint' },
   { env: 'WARDEN_HEALTH_FILE', key: 'healthFile', def: '', parse: optionalFile, help: 'also write the health snapshot (JSON) to this file every 2 s; empty = off' },
   { env: 'WARDEN_AUDIT_CLEAN', key: 'auditClean', def: 'true', parse: bool, help: 'record clean verdicts in the audit log too (not only quarantines and alerts)' },
-  { env: 'WARDEN_LOG_LEVEL', key: 'logLevel', def: 'info', parse: oneOf('debug', 'info', 'warn', 'error'), help: 'stdout log level (JSON lines)' },
+  { env: 'WARDEN_LOG_LEVEL', key: 'logLevel', def: 'info', parse: oneOf(...LOG_LEVELS), help: 'stdout log level (JSON lines)' },
 ];
 
 /** Variables of earlier versions: refused by name, so that an old setting is not silently ignored. */

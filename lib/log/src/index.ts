@@ -3,7 +3,9 @@
 // gateway's and the gate's stderr; an array in tests). Callers never pass tokens, keys, headers
 // or message bodies. No Node API here: the service gives the sink, so this builds anywhere.
 
-export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+/** In order of severity: the levels a service's setting may name. */
+export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
 export type LogFields = Record<string, unknown>;
 export type LogSink = (line: string) => void;
 /** One call per line: the shape the gateway and the gate pass around. */
@@ -30,8 +32,6 @@ export interface LoggerOptions {
 }
 
 const ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
-
-export const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
 
 export function createLogger(opts: LoggerOptions): Logger {
   const min = ORDER[opts.level ?? 'info'];
