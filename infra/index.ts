@@ -68,6 +68,7 @@ const warden = new Warden('warden', {
   freshclam: specIfAny('freshclam'),
   clamd: specOf('clamd'),
   warden: specOf('warden'),
+  sentry: specOf('sentry'),
   dependsOn: [moat, volumes, migration],
 });
 // cellEgress allowlist: the gate, its link network and its policy, before the gateway (which
@@ -106,6 +107,8 @@ export const moatChains = moat.chains;
 export const workspaceLocation = config.cell.workspaceHostPath || names.workspaceVolume;
 export const wardenContainer = warden.warden.containerName;
 export const clamdContainer = warden.clamd.containerName;
+/** Freezes the cell while the warden is down. */
+export const sentryContainer = warden.sentry.containerName;
 export const scanNetwork = warden.scanNetwork.name;
 /** For `clawjail quarantine --stack`: the volume that holds the quarantine and the audit log. */
 export const quarantineVolume = names.quarantineVolume;

@@ -5,7 +5,7 @@ import * as docker from '@pulumi/docker';
 import * as pulumi from '@pulumi/pulumi';
 import type { JailSecrets } from '../config';
 import { REPO_ROOT } from '../paths';
-import type { ContainerSpec, ImageSpec, NetworkSpec, VolumeSpec } from '../model';
+import type { ContainerSpec, HostGroup, ImageSpec, NetworkSpec, VolumeSpec } from '../model';
 
 
 export const labelEntries = (labels: Record<string, string>) =>
@@ -84,14 +84,28 @@ export function cpusString(cpus: number): string {
   return fixed.replace(/0+$/, '');
 }
 
+/** The gid of each host group on the Docker host (infra/components/hostGroups.ts reads them). */
+export type HostGroupIds = Partial<Record<HostGroup, string>>;
+
+/** The spec's host groups as gids; a group the host was not asked about is an error, not a skip. */
+export function hostGroupIds(spec: ContainerSpec, ids: HostGroupIds): string[] {
+  return spec.hostGroups.map((g) => {
+    const id = ids[g];
+    if (!id || !/^\d+$/.test(id)) throw new Error(`${spec.name} needs the Docker host's ${g} group, and its gid is not known (${JSON.stringify(id)})`);
+    return id;
+  });
+}
+
 /**
  * `image` is the reference the container runs (the built image's name, so the policy pack can
- * see its pinned tag); `secrets` fills the spec's secretEnv and stays a Pulumi secret.
+ * see its pinned tag); `secrets` fills the spec's secretEnv and stays a Pulumi secret;
+ * `groups` gives the gids of the spec's hostGroups.
  */
 export function containerArgs(
   spec: ContainerSpec,
   image: pulumi.Input<string>,
   secrets: pulumi.Output<JailSecrets>,
+  groups: pulumi.Input<HostGroupIds> = {},
 ): docker.ContainerArgs {
   const plainEnv = Object.entries(spec.env).map(([k, v]) => `${k}=${v}`);
   const envs = pulumi
@@ -101,6 +115,7 @@ export function containerArgs(
     name: spec.name,
     image,
     user: spec.user,
+    groupAdds: spec.hostGroups.length ? pulumi.output(groups).apply((ids) => hostGroupIds(spec, ids)) : undefined,
     command: spec.command,
     envs,
     capabilities: { drops: spec.capDrop, adds: spec.capAdd },

@@ -5,10 +5,11 @@ import * as docker from '@pulumi/docker';
 import * as pulumi from '@pulumi/pulumi';
 import type { JailSecrets } from '../config';
 import { imageDigest } from '../contextDigest';
-import type { ContainerSpec } from '../model';
+import { engineSocketPath, type ContainerSpec } from '../model';
 import { ContainerStart } from './containerStart';
-import { containerArgs, imageArgs, labelEntries } from './dockerArgs';
+import { containerArgs, imageArgs, labelEntries, type HostGroupIds } from './dockerArgs';
 import { GatewayFingerprint } from './gatewayFingerprint';
+import { HostGroups } from './hostGroups';
 
 export interface JailContainerArgs {
   spec: ContainerSpec;
@@ -45,10 +46,18 @@ export abstract class JailContainer extends pulumi.ComponentResource {
         parent: this,
         provider: args.provider,
       });
+    // The gids of the host groups the spec names, read on the jail's host (only the sentry has any).
+    const groups: pulumi.Input<HostGroupIds> = spec.hostGroups.length
+      ? new HostGroups(
+          `${name}-host-groups`,
+          { dockerHost: args.dockerHost, socketPath: engineSocketPath(args.dockerHost), image: this.image.name },
+          { parent: this, dependsOn: [this.image] },
+        ).engineSocketGid.apply((gid) => ({ 'engine-socket': gid }))
+      : {};
     this.container = new docker.Container(
       `${name}-container`,
       {
-        ...containerArgs(spec, this.image.name, args.secrets),
+        ...containerArgs(spec, this.image.name, args.secrets, groups),
         // The image's name:tag stays the same across rebuilds; its id in a label makes a rebuilt
         // image replace the container instead of leaving the old one running. A plain list, so
         // that during a preview only the values not known yet are unknown, not the role and
@@ -111,6 +120,14 @@ export class WardenProcess extends JailContainer {
 export class Clamd extends JailContainer {
   constructor(name: string, args: JailContainerArgs, opts?: pulumi.ComponentResourceOptions) {
     super('clawjail:index:Clamd', name, args, opts);
+    this.registerOutputs({ containerName: this.containerName });
+  }
+}
+
+/** Freezes the prisoner while the warden is down: holds the engine socket, and nothing else. */
+export class Sentry extends JailContainer {
+  constructor(name: string, args: JailContainerArgs, opts?: pulumi.ComponentResourceOptions) {
+    super('clawjail:index:Sentry', name, args, opts);
     this.registerOutputs({ containerName: this.containerName });
   }
 }

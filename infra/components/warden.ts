@@ -1,11 +1,12 @@
-// The Warden: the internal scan network and the three containers of the workspace scanner
-// (infra/model/warden.ts says who gets what). Everything of the prisoner depends on this component,
-// so the warden is watching before the prisoner first runs.
+// The Warden: the internal scan network, the three containers of the workspace scanner
+// (infra/model/warden.ts says who gets what) and the sentry that freezes the prisoner while the
+// warden is down (infra/model/sentry.ts). Everything of the prisoner depends on this component,
+// so the warden is watching, and the sentry guarding, before the prisoner first runs.
 import * as docker from '@pulumi/docker';
 import * as pulumi from '@pulumi/pulumi';
 import type { ContainerSpec, NetworkSpec } from '../model';
 import { networkArgs } from './dockerArgs';
-import { Clamd, Freshclam, WardenProcess, type JailContainerArgs } from './jailContainer';
+import { Clamd, Freshclam, Sentry, WardenProcess, type JailContainerArgs } from './jailContainer';
 
 export interface WardenArgs extends Omit<JailContainerArgs, 'spec' | 'image' | 'extraLabels'> {
   scanNetwork: NetworkSpec;
@@ -13,6 +14,7 @@ export interface WardenArgs extends Omit<JailContainerArgs, 'spec' | 'image' | '
   freshclam: ContainerSpec | undefined;
   clamd: ContainerSpec;
   warden: ContainerSpec;
+  sentry: ContainerSpec;
 }
 
 export class Warden extends pulumi.ComponentResource {
@@ -20,12 +22,13 @@ export class Warden extends pulumi.ComponentResource {
   readonly freshclam: Freshclam | undefined;
   readonly clamd: Clamd;
   readonly warden: WardenProcess;
-  /** Done once the warden runs: the prisoner starts after this. */
+  readonly sentry: Sentry;
+  /** Done once the warden and the sentry run: the prisoner starts after this. */
   readonly started: pulumi.Resource;
 
   constructor(name: string, args: WardenArgs, opts?: pulumi.ComponentResourceOptions) {
     super('clawjail:index:Warden', name, {}, opts);
-    const { scanNetwork, freshclam, clamd, warden, ...common } = args;
+    const { scanNetwork, freshclam, clamd, warden, sentry, ...common } = args;
     if (!scanNetwork.internal) throw new Error(`the scan network ${scanNetwork.name} must be internal: clamd may reach nothing`);
     this.scanNetwork = new docker.Network(`${name}-scan-network`, networkArgs(scanNetwork), {
       parent: this,
@@ -42,8 +45,15 @@ export class Warden extends pulumi.ComponentResource {
       { parent: this },
     );
     this.warden = new WardenProcess(`${name}-warden`, { ...common, spec: warden, dependsOn: [...deps, this.clamd.started] }, { parent: this });
-    this.started = this.warden.started;
+    // In the warden's image (one build); it starts after the warden, so it finds a report to read.
+    this.sentry = new Sentry(
+      `${name}-sentry`,
+      { ...common, spec: sentry, dependsOn: [...args.dependsOn, this.warden.started], image: this.warden.image },
+      { parent: this },
+    );
+    this.started = this.sentry.started;
     this.registerOutputs({
+      sentryContainer: this.sentry.containerName,
       scanNetwork: this.scanNetwork.name,
       clamdContainer: this.clamd.containerName,
       wardenContainer: this.warden.containerName,

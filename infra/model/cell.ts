@@ -72,6 +72,7 @@ export function cellContainerSpec(config: JailConfig): ContainerSpec {
       ...(c.egress === 'allowlist' ? { CLAWJAIL_OPENCLAW_CONFIG: JSON.stringify(openclawGatedConfig(config)) } : {}),
     },
     secretEnv: { OPENCLAW_GATEWAY_TOKEN: 'openclawToken' },
+    hostGroups: [],
     secretFiles: {},
     ...hardening(config),
     // Scratch space only: everything OpenClaw writes outside the workspace is gone at the next

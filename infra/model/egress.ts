@@ -135,6 +135,7 @@ export function egressContainerSpec(config: JailConfig): ContainerSpec {
     },
     secretEnv: {},
     // The keys: into the gate's own volume before it first starts, never into the cell.
+    hostGroups: [],
     secretFiles: { [egressFiles.providers]: 'egressProviders' },
     tmpfs: { '/tmp': scratchTmpfs(16, 'mode=1777') },
     memoryMb: 256,

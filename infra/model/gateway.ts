@@ -51,6 +51,7 @@ export function gatewayContainerSpec(config: JailConfig): ContainerSpec {
       GATEWAY_UPSTREAM_TOKEN_FILE: `${GATEWAY_STATE_DIR}/openclaw.token`,
     },
     secretEnv: {},
+    hostGroups: [],
     secretFiles: {
       [`${GATEWAY_STATE_DIR}/operator.token`]: 'gatewayToken',
       [`${GATEWAY_STATE_DIR}/openclaw.token`]: 'openclawToken',

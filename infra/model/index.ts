@@ -8,6 +8,7 @@ import { jailNames } from './names';
 import { cellNetworkSpec } from './network';
 import { STACK_LABEL, type ImageSpec, type JailSpec } from './types';
 import { scanNetworkSpec, wardenContainerSpecs } from './warden';
+import { sentryContainerSpec } from './sentry';
 
 /** Each image once, in first-use order (clamd and freshclam share one). */
 function uniqueImages(images: ImageSpec[]): ImageSpec[] {
@@ -21,9 +22,10 @@ export function buildJailSpec(config: JailConfig): JailSpec {
   const cell = cellContainerSpec(config);
   const warden = wardenContainerSpecs(config);
   const gated = config.cell.egress === 'allowlist';
-  // In start order: the warden is watching before the prisoner runs, the gate is up before
-  // anything uses it, and the cell joins the gateway's network namespace.
-  const containers = [...warden, ...(gated ? [egressContainerSpec(config)] : []), gateway, cell];
+  // In start order: the warden is watching before the prisoner runs and the sentry is there to
+  // freeze it, the gate is up before anything uses it, and the cell joins the gateway's network
+  // namespace.
+  const containers = [...warden, sentryContainerSpec(config), ...(gated ? [egressContainerSpec(config)] : []), gateway, cell];
   return {
     namePrefix: config.namePrefix,
     dockerHost: config.dockerHost,
@@ -35,6 +37,7 @@ export function buildJailSpec(config: JailConfig): JailSpec {
       { name: names.gatewayStateVolume, labels },
       { name: names.quarantineVolume, labels },
       { name: names.signatureVolume, labels },
+      { name: names.wardenHealthVolume, labels },
       ...(gated ? [{ name: names.egressStateVolume, labels }] : []),
     ],
     containers,
@@ -45,6 +48,7 @@ export * from './types';
 export { jailNames, JAIL_VERSION } from './names';
 export { gatewayLoginUrl, gatewayUrl, GATEWAY_INTERNAL_PORT, GATEWAY_LOGIN_INTERNAL_PORT } from './gateway';
 export { egressPolicyDocument, egressFiles, gateProxyUrl, EGRESS_STATE_DIR } from './egress';
-export { CLAMD_PORT, SIGNATURE_DIR, WARDEN_QUARANTINE_DIR } from './warden';
+export { CLAMD_PORT, SIGNATURE_DIR, WARDEN_HEALTH_FILE, WARDEN_QUARANTINE_DIR } from './warden';
+export { ENGINE_SOCKET_GROUP, engineSocketPath, SENTRY_COMMAND, SENTRY_USER } from './sentry';
 export { containerRunStateScript, gatewayFingerprintScript, parseContainerRunState, pidsLimitScript, type ContainerRunState } from './pids';
 export { shellQuote } from './shell';

@@ -22,6 +22,10 @@ export interface JailNames {
   /** The quarantine store (quarantined files and the audit log): mounted in the warden only. */
   quarantineVolume: string;
   signatureVolume: string;
+  /** The warden's health report: written by the warden, read by the sentry. */
+  wardenHealthVolume: string;
+  /** Freezes the cell while the warden is down (infra/model/sentry.ts). */
+  sentryContainer: string;
   /** The egress gate (cellEgress allowlist) and its own state: policy, admin socket, decision log. */
   egressContainer: string;
   egressImage: string;
@@ -49,6 +53,8 @@ export function jailNames(config: Pick<JailConfig, 'namePrefix' | 'openclawVersi
     scanNetwork: `${p}-scan`,
     quarantineVolume: `${p}-quarantine`,
     signatureVolume: `${p}-clamd-db`,
+    wardenHealthVolume: `${p}-warden-health`,
+    sentryContainer: `${p}-sentry`,
     egressContainer: `${p}-egress`,
     egressImage: `${p}/egress:${JAIL_VERSION}`,
     egressStateVolume: `${p}-egress-state`,

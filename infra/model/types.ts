@@ -1,7 +1,13 @@
 // The jail as data: what every component declares, independent of Pulumi and of any host.
 import type { RestartPolicy, Runtime, JailSecrets } from '../config';
 
-export type Role = 'cell' | 'gateway' | 'warden' | 'clamd' | 'freshclam' | 'egress';
+export type Role = 'cell' | 'gateway' | 'warden' | 'clamd' | 'freshclam' | 'egress' | 'sentry';
+
+/**
+ * Supplementary groups named for what they grant on the Docker host, resolved to that host's gid
+ * where the container is created (the program reads it on the host, the test deployer here).
+ */
+export type HostGroup = 'engine-socket';
 
 /** Label that marks a container as part of the jail and names its part (the policy pack reads it). */
 export const ROLE_LABEL = 'clawjail.role';
@@ -53,6 +59,8 @@ export interface ContainerSpec {
   image: ImageSpec;
   /** "uid:gid"; numeric, so that no passwd entry in the image can change who it is. */
   user: string;
+  /** Supplementary groups of the Docker host (the sentry's engine socket); empty for all others. */
+  hostGroups: HostGroup[];
   command: string[];
   env: Record<string, string>;
   /** Environment variables whose values are stack secrets: variable name to secret key. */

@@ -21,6 +21,9 @@ import { ROLE_LABEL, type ContainerSpec, type ImageSpec, type NetworkSpec, type 
 export const WARDEN_USER = '1000:1000';
 export const WARDEN_QUARANTINE_DIR = '/quarantine';
 export const WARDEN_HEALTH_PORT = 8079;
+/** The warden's health report, on a volume of its own that the sentry mounts read-only. */
+export const WARDEN_HEALTH_DIR = '/run/warden-health';
+export const WARDEN_HEALTH_FILE = `${WARDEN_HEALTH_DIR}/health.json`;
 /** Fixed in warden/clamd/Dockerfile. */
 export const CLAMD_USER = '10310:10310';
 export const CLAMD_PORT = 3310;
@@ -54,10 +57,10 @@ export const wardenImageSpec = (config: JailConfig): ImageSpec => serviceImageSp
 export const clamdImageSpec = (config: JailConfig): ImageSpec =>
   ownContextImageSpec(jailNames(config).clamdImage, 'warden/clamd', { BASE_IMAGE: config.debianBaseImage });
 
-/** What all three share besides the jail's hardening: no secrets, no ports, always restarted. */
-function serviceBase(config: JailConfig, role: Role, name: string): Hardening & Pick<
+/** What the warden's services share besides the jail's hardening: no secrets, no ports, always restarted. */
+export function serviceBase(config: JailConfig, role: Role, name: string): Hardening & Pick<
   ContainerSpec,
-  'name' | 'role' | 'secretEnv' | 'secretFiles' | 'init' | 'restart' | 'networkMode' | 'ports' | 'runtime' | 'ipcMode' | 'labels'
+  'name' | 'role' | 'secretEnv' | 'secretFiles' | 'init' | 'restart' | 'networkMode' | 'ports' | 'runtime' | 'ipcMode' | 'labels' | 'hostGroups'
 > {
   return {
     ...hardening(config),
@@ -65,6 +68,7 @@ function serviceBase(config: JailConfig, role: Role, name: string): Hardening & 
     role,
     secretEnv: {},
     secretFiles: {},
+    hostGroups: [],
     init: true,
     // The warden's services always come back: a scanner that stays down is a hole.
     restart: 'unless-stopped',
@@ -94,6 +98,7 @@ export function wardenContainerSpec(config: JailConfig): ContainerSpec {
       WARDEN_CONCURRENCY: 'auto',
       WARDEN_HEALTH_PORT: String(WARDEN_HEALTH_PORT),
       WARDEN_HEALTH_HOST: '127.0.0.1',
+      WARDEN_HEALTH_FILE,
     },
     tmpfs: { '/tmp': scratchTmpfs(16, 'mode=1777') },
     memoryMb: 512,
@@ -115,6 +120,7 @@ export function wardenContainerSpec(config: JailConfig): ContainerSpec {
         readOnly: false,
       },
       { type: 'volume', source: names.quarantineVolume, target: WARDEN_QUARANTINE_DIR, readOnly: false },
+      { type: 'volume', source: names.wardenHealthVolume, target: WARDEN_HEALTH_DIR, readOnly: false },
     ],
     networks: [names.scanNetwork],
     // Container names resolve inside Docker's resolver; nothing else needs resolving, so nothing

@@ -1,5 +1,5 @@
 // What a container sees of the host's filesystem: bind mounts, volumes, devices, its root filesystem.
-import { asArray, asRecord, asString, CELL_ROLE, containerLabels, isSet, listOrNone, type Props, q, ROLE_LABEL, STACK_LABEL } from './resources';
+import { asArray, asRecord, asString, CELL_ROLE, containerLabels, isSet, listOrNone, type Props, q, ROLE_LABEL, SENTRY_ROLE, STACK_LABEL } from './resources';
 
 /**
  * Lexical normalisation of a POSIX path: collapses `//`, `.`, `..` and trailing slashes.
@@ -87,16 +87,68 @@ export function volumeDriverBindDevice(driverOpts: unknown): string | undefined 
  */
 export const CELL_BIND_ROOTS: readonly string[] = ['/srv/clawjail/', '/var/lib/clawjail/'];
 
+/** The sentry's command (infra/model/sentry.ts): the socket goes with this code, and no other. */
+export const SENTRY_COMMAND: readonly string[] = ['--sentry'];
+/** The volume the sentry reads the warden's health from, by its suffix (infra/model/names.ts). */
+export const WARDEN_HEALTH_VOLUME_SUFFIX = '-warden-health';
+
+/** Docker's own socket: the one engine socket the sentry may hold (never containerd's). */
+const isDockerSocket = (source: string) => /(^|\/)docker\.sock$/.test(normalizeHostPath(source.trim()));
+
+/**
+ * What keeps a container labelled sentry from being the one holder of the engine socket: it must
+ * run the sentry's command in the stack's warden image, have no network at all, no ports, a read-only root, the socket
+ * read-only as its only bind, and besides it only its stack's warden-health volume, read-only.
+ * Whoever holds the socket holds the host, so it may hold nothing the prisoner can reach.
+ */
+export function engineSocketHolderProblems(props: Props): string[] {
+  const labels = containerLabels(props);
+  const out: string[] = [];
+  const command = asArray(props.command);
+  if (command.length !== SENTRY_COMMAND.length || command.some((c, i) => c !== SENTRY_COMMAND[i])) {
+    out.push(`command must be ${q(SENTRY_COMMAND)} (got ${q(props.command ?? null)})`);
+  }
+  const image = asString(props.image) ?? '';
+  if (!labels[STACK_LABEL] || !image.startsWith(`${labels[STACK_LABEL]}/warden:`)) {
+    out.push(`image must be the stack's own warden image ${q(`${labels[STACK_LABEL] ?? `<${STACK_LABEL}>`}/warden:<tag>`)} (got ${q(image)})`);
+  }
+  if (asString(props.networkMode) !== 'none') out.push(`networkMode must be "none" (got ${q(props.networkMode ?? null)})`);
+  if (asArray(props.networksAdvanced).length > 0) out.push('networksAdvanced must be empty');
+  if (asArray(props.ports).length > 0) out.push('ports must be empty');
+  if (props.readOnly !== true) out.push('readOnly must be true');
+  if (asArray(props.volumes).length > 0) out.push('volumes must be empty (mounts only)');
+  const healthVolume = labels[STACK_LABEL] ? `${labels[STACK_LABEL]}${WARDEN_HEALTH_VOLUME_SUFFIX}` : undefined;
+  let sockets = 0;
+  asArray(props.mounts).forEach((raw, i) => {
+    const m = asRecord(raw);
+    const type = (asString(m.type) ?? '').toLowerCase();
+    const source = asString(m.source) ?? '';
+    if (type === 'bind' && isDockerSocket(source)) sockets++;
+    else if (!(type === 'volume' && healthVolume !== undefined && source === healthVolume)) {
+      out.push(`mounts[${i}] (${type} ${q(source)}): besides the socket, only the volume ${q(healthVolume ?? `<${STACK_LABEL}>${WARDEN_HEALTH_VOLUME_SUFFIX}`)}`);
+    }
+    if (m.readOnly !== true) out.push(`mounts[${i}] must be read-only`);
+  });
+  if (sockets !== 1) out.push(`exactly one bind of the docker socket (got ${sockets})`);
+  return out;
+}
+
 export function checkHostMounts(props: Props): string[] {
   const out: string[] = [];
-  const isCell = containerLabels(props)[ROLE_LABEL] === CELL_ROLE;
+  const role = containerLabels(props)[ROLE_LABEL];
+  const isCell = role === CELL_ROLE;
+  // Only a sentry of exactly the sanctioned shape may bind the docker socket; a sentry of any
+  // other shape is told what it lacks.
+  const sentryProblems = role === SENTRY_ROLE ? engineSocketHolderProblems(props) : undefined;
   asArray(props.mounts).forEach((raw, i) => {
     const m = asRecord(raw);
     const type = (asString(m.type) ?? '').toLowerCase();
     const source = asString(m.source);
     if (type === 'bind' && source) {
       const why = sensitiveHostPathReason(source);
-      if (why) out.push(`mounts[${i}].source ${q(source)} is a bind mount of ${why}; ${ALLOWED_MOUNT_TEXT}`);
+      if (why && sentryProblems !== undefined && isDockerSocket(source)) {
+        if (sentryProblems.length) out.push(`mounts[${i}].source ${q(source)}: a sentry may hold the docker socket only in its own shape: ${sentryProblems.join('; ')}`);
+      } else if (why) out.push(`mounts[${i}].source ${q(source)} is a bind mount of ${why}; ${ALLOWED_MOUNT_TEXT}`);
       else if (isCell && !CELL_BIND_ROOTS.some((root) => normalizeHostPath(source).startsWith(root))) {
         out.push(`mounts[${i}].source ${q(source)}: a cell may bind only a directory under ${CELL_BIND_ROOTS.join(' or ')}`);
       }

@@ -11,6 +11,8 @@ export const STACK_LABEL = 'clawjail.stack';
 export const JUDGED_LABELS: ReadonlySet<string> = new Set([ROLE_LABEL, STACK_LABEL]);
 /** The prisoner's container. The read-only root fs can never be exempted for it. */
 export const CELL_ROLE = 'cell';
+/** The one container that may hold the engine's socket (infra/model/sentry.ts), in one shape only. */
+export const SENTRY_ROLE = 'sentry';
 
 export type Props = Record<string, unknown>;
 

@@ -3,10 +3,12 @@
 // and applies the pids limit with the very script the stack runs. It never holds settings of its
 // own: everything comes from the spec.
 import { execFile } from 'child_process';
+import * as fs from 'fs';
 import { promisify } from 'util';
 import * as path from 'path';
 import type { JailSecrets } from '../../infra/config';
 import { REPO_ROOT } from '../../infra/paths';
+import { hostGroupIds, type HostGroupIds } from '../../infra/components/dockerArgs';
 import { pidsLimitScript, type ContainerSpec, type ImageSpec, type JailSpec, type NetworkSpec } from '../../infra/model';
 import { Engine, socketPathOf } from './engine';
 import { tarOf } from './tar';
@@ -23,7 +25,7 @@ export interface ContainerState {
   Health?: { Status: string; Log?: { Output: string; ExitCode: number }[] };
 }
 
-export function containerCreateBody(spec: ContainerSpec, secrets: JailSecrets): Record<string, unknown> {
+export function containerCreateBody(spec: ContainerSpec, secrets: JailSecrets, groups: HostGroupIds = {}): Record<string, unknown> {
   const env = [
     ...Object.entries(spec.env).map(([k, v]) => `${k}=${v}`),
     ...Object.entries(spec.secretEnv).map(([k, key]) => `${k}=${secrets[key]}`),
@@ -44,6 +46,7 @@ export function containerCreateBody(spec: ContainerSpec, secrets: JailSecrets): 
       Retries: spec.healthcheck.retries,
     },
     HostConfig: {
+      GroupAdd: spec.hostGroups.length ? hostGroupIds(spec, groups) : null,
       CapDrop: spec.capDrop,
       CapAdd: spec.capAdd,
       Privileged: false,
@@ -116,8 +119,10 @@ export class JailDeployment {
     for (const vol of this.spec.volumes) {
       await this.engine.request('POST', '/volumes/create', { Name: vol.name, Labels: vol.labels });
     }
+    // The engine socket's group, read here as the program reads it on the jail's host.
+    const groups: HostGroupIds = { 'engine-socket': String(fs.statSync(socketPathOf(this.spec.dockerHost)).gid) };
     for (const c of this.spec.containers) {
-      await this.engine.request('POST', `/containers/create?name=${encodeURIComponent(c.name)}`, containerCreateBody(c, this.secrets));
+      await this.engine.request('POST', `/containers/create?name=${encodeURIComponent(c.name)}`, containerCreateBody(c, this.secrets, groups));
       for (const n of c.networks.slice(1)) {
         await this.engine.request('POST', `/networks/${n}/connect`, { Container: c.name, EndpointConfig: endpointConfig(c, n) });
       }

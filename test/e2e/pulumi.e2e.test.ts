@@ -23,7 +23,7 @@ jest.setTimeout(30 * 60_000);
 
 const STACK = 'cjtest-engine';
 const PREFIX = 'cjeng';
-const CONTAINERS = ['warden', 'clamd', 'egress', 'gateway', 'cell'].map((r) => `${PREFIX}-${r}`);
+const CONTAINERS = ['warden', 'clamd', 'sentry', 'egress', 'gateway', 'cell'].map((r) => `${PREFIX}-${r}`);
 const CHAINS = moatChainNames(PREFIX);
 const SUBNET = '172.29.205.0/24';
 const CONFIG: Record<string, string> = {
@@ -57,6 +57,9 @@ async function dockerOk(...args: string[]): Promise<string> {
   return r.stdout;
 }
 const prisoner = async (script: string, input?: string | Buffer) => {
+  // The sentry freezes the cell while the warden is down or catching up (after a deploy, or a
+  // part stopped by hand and healed): the prisoner runs again once the warden has caught up.
+  await waitUntil('the cell to be thawed', async () => ((await sh('docker', ['inspect', '--format', '{{.State.Paused}}', `${PREFIX}-cell`])).stdout.trim() === 'true' ? undefined : true), 180_000, { everyMs: 500 });
   const r = await sh('docker', ['exec', '-i', `${PREFIX}-cell`, 'sh', '-c', script], input);
   if (r.code !== 0) throw new Error(`in the cell: ${script}: ${r.stderr}`);
   return r.stdout;

@@ -210,3 +210,121 @@ describe('the operator', () => {
     expect(again.stderr).toMatch(/refusing to overwrite/);
   });
 });
+
+describe('the warden down: the sentry freezes the prisoner', () => {
+  const LOOP_DIR = '/workspace/outage-e2e';
+  const LOG = '/tmp/outage-loop.log';
+  let sentry: string;
+  const paused = async (c: string) => (await jail.deployment.inspect(c) as { State: { Paused: boolean } }).State.Paused;
+  const waitPaused = (want: boolean, what: string, timeoutMs = 120_000) =>
+    until(what, async () => ((await paused(cell)) === want ? true : undefined), timeoutMs);
+  const openclawAnswers = async () =>
+    (await jail.deployment.exec(cell, ['node', '-e', `fetch('http://127.0.0.1:${jail.config.cell.openclawPort}/healthz').then(r=>console.log(r.status),()=>console.log('down'))`])).stdout.trim();
+
+  /**
+   * The prisoner's attack: write a payload, give it half a second (a healthy warden quarantines in
+   * milliseconds), then read it back; "survived" means it could have used it. Runs detached until
+   * /tmp/outage-stop exists; one line per payload in the log.
+   */
+  async function startLoop(tag: string): Promise<void> {
+    await prisoner(`rm -f ${LOG} /tmp/outage-stop; mkdir -p ${LOOP_DIR}; cat > /tmp/outage-payload`, Buffer.from(EICAR));
+    const script = [
+      'i=0',
+      'while [ ! -e /tmp/outage-stop ] && [ $i -lt 2000 ]; do',
+      `  i=$((i+1)); f=${LOOP_DIR}/${tag}-$i.com`,
+      '  cp /tmp/outage-payload "$f" 2>/dev/null || { echo "nowrite $i" >>' + LOG + '; sleep 0.2; continue; }',
+      '  sleep 0.5',
+      `  if grep -q EICAR-STANDARD "$f" 2>/dev/null; then echo "survived $i $(date +%T.%N)" >>${LOG}; else echo "gone $i" >>${LOG}; fi`,
+      'done',
+      `echo done >>${LOG}`,
+    ].join('\n');
+    await jail.deployment.docker('exec', '-d', cell, 'sh', '-c', script);
+    await until('the prisoner loop to start', async () => ((await prisoner(`cat ${LOG} 2>/dev/null || true`)).trim() ? true : undefined), 30_000);
+  }
+
+  /**
+   * The warden crashes: its node process is killed from inside its container (as `kill -9` of
+   * the process would be by the OOM killer or a bug), so Docker's restart policy brings it back;
+   * `docker kill` would count as stopped by hand and leave it down.
+   */
+  const crashWarden = () => jail.deployment.exec(warden, ['sh', '-c', 'kill -9 -1']);
+
+  async function stopLoop(): Promise<{ survived: number; gone: number; log: string }> {
+    await prisoner('touch /tmp/outage-stop');
+    const log = await until('the prisoner loop to end', async () => {
+      const t = await prisoner(`cat ${LOG}`);
+      return t.includes('done') ? t : undefined;
+    }, 30_000);
+    const lines = log.split('\n');
+    return { survived: lines.filter((l) => l.startsWith('survived')).length, gone: lines.filter((l) => l.startsWith('gone')).length, log };
+  }
+
+  beforeAll(() => {
+    sentry = jail.container('sentry').name;
+  });
+
+  afterAll(async () => {
+    // whatever happened, leave the jail as it was: everything running, the cell thawed
+    for (const c of [clamd, warden, sentry]) await jail.deployment.docker('start', c).catch(() => undefined);
+    await waitPaused(false, 'the cell to be thawed after the outage tests').catch(() => undefined);
+  }, 5 * 60_000);
+
+  it('runs the sentry with no network, the socket read-only and nothing of the prisoner', async () => {
+    const info = (await jail.deployment.inspect(sentry)) as { HostConfig: { NetworkMode: string; GroupAdd: string[] }; Mounts: { Source: string; Destination: string; RW: boolean }[] };
+    expect(info.HostConfig.NetworkMode).toBe('none');
+    expect(info.HostConfig.GroupAdd).toEqual([String(fs.statSync('/var/run/docker.sock').gid)]);
+    expect(info.Mounts.map((m) => [m.Destination, m.RW]).sort()).toEqual([['/run/engine.sock', false], ['/run/warden-health', false]]);
+    expect(await paused(cell)).toBe(false);
+  });
+
+  it('control: with the sentry stopped, a payload written while the warden is down is read back; the sentry then freezes the cell until the warden has caught up', async () => {
+    await jail.deployment.docker('stop', sentry);
+    await jail.deployment.docker('stop', warden);
+    await startLoop('control');
+    await until('a payload to survive its read-back', async () => ((await prisoner(`cat ${LOG} 2>/dev/null || true`)).includes('survived') ? true : undefined), 30_000);
+    await jail.deployment.docker('start', sentry);
+    await waitPaused(true, 'the sentry to freeze the cell while the warden is down', 30_000);
+    // frozen stays frozen while the warden is down
+    await new Promise((r) => setTimeout(r, 3000));
+    expect(await paused(cell)).toBe(true);
+    await jail.deployment.docker('start', warden);
+    await waitPaused(false, 'the cell to be thawed once the warden has caught up');
+    const r = await stopLoop();
+    expect(r.survived).toBeGreaterThan(0);
+    // the survivors were caught by the warden's startup walk before the prisoner ran again
+    expect((await prisoner(`ls ${LOOP_DIR} | grep -c '^control-[0-9]*[.]com$' || true`)).trim()).toBe('0');
+  });
+
+  it('crashes of the warden and a lost clamd freeze the cell at once; no payload survives its read-back, and OpenClaw answers after', async () => {
+    await startLoop('attack');
+    const freezeMs: number[] = [];
+    for (let k = 0; k < 3; k++) {
+      const t0 = Date.now();
+      await crashWarden();
+      await waitPaused(true, `the cell to freeze after crash ${k + 1} of the warden`, 10_000);
+      freezeMs.push(Date.now() - t0);
+      await waitPaused(false, `the cell to thaw after crash ${k + 1}`);
+      await new Promise((r) => setTimeout(r, 1500));
+    }
+    // two crashes in a row: the second lands while the warden is starting again
+    await crashWarden();
+    await until('the warden to be started again', async () => ((await jail.deployment.state(warden)).Running ? true : undefined), 30_000);
+    await crashWarden();
+    await waitPaused(true, 'the cell to be frozen across a double crash', 10_000);
+    await waitPaused(false, 'the cell to thaw after the double crash');
+    // clamd gone (as with no signatures): the warden can judge nothing, so the prisoner waits
+    await jail.deployment.docker('stop', clamd);
+    await waitPaused(true, 'the cell to freeze while clamd is down', 30_000);
+    await new Promise((r) => setTimeout(r, 3000));
+    expect(await paused(cell)).toBe(true);
+    await jail.deployment.docker('start', clamd);
+    await waitPaused(false, 'the cell to thaw once clamd is back');
+    const r = await stopLoop();
+    process.stdout.write(`sentry: warden crash to frozen cell (ms, as seen by the test's polling): ${freezeMs.join(', ')}\n`);
+    const survivors = r.log.split('\n').filter((l) => l.startsWith('survived'));
+    expect({ survivors, sentryLog: survivors.length ? (await jail.deployment.logs(sentry)).slice(-6000) : '' }).toEqual({ survivors: [], sentryLog: '' });
+    expect(r.gone).toBeGreaterThan(5);
+    expect(await paused(cell)).toBe(false);
+    expect(await until('OpenClaw to answer after the outages', async () => ((await openclawAnswers()) === '200' ? true : undefined), 60_000)).toBe(true);
+  });
+});

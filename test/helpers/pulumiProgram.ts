@@ -19,6 +19,8 @@ export const DYNAMIC = 'pulumi-nodejs:dynamic:Resource';
 
 /** A stand-in image id, shaped like the one the docker provider reports for a local build. */
 const FAKE_IMAGE_ID = `sha256:${'ab'.repeat(32)}`;
+/** The gid the host-groups resource reads on a host with Docker's own packages. */
+export const FAKE_ENGINE_SOCKET_GID = '998';
 /** What `--print-fingerprint` prints, with its newline. */
 export const FAKE_FINGERPRINT = `${Array(32).fill('AB').join(':')}\n`;
 
@@ -37,6 +39,8 @@ export async function runProgram(config: Record<string, string>): Promise<Progra
         if (args.type === 'docker:index/container:Container') state.name = args.inputs.name;
         // The gateway's fingerprint resource (infra/components/gatewayFingerprint.ts).
         if (args.type === DYNAMIC && args.name.endsWith('-fingerprint')) state.fingerprint = FAKE_FINGERPRINT.trim();
+        // The engine socket's group on the host (infra/components/hostGroups.ts).
+        if (args.type === DYNAMIC && args.name.endsWith('-host-groups')) state.engineSocketGid = FAKE_ENGINE_SOCKET_GID;
         return { id: `${args.name}-id`, state };
       },
       call(args) {

@@ -33,6 +33,7 @@ const ROWS: Record<keyof ContainerSpec, Row> = {
   // The program runs the image its own build produced (passed in beside the spec).
   image: { mutate: (s) => (s.image = { ...s.image, name: s.image.name + '-x' }), program: { file: 'infra/components/jailContainer.ts', uses: 'containerArgs(spec, ' }, deployer: 'body' },
   user: { mutate: (s) => (s.user = '4242:4242'), program: 'args', deployer: 'body' },
+  hostGroups: { mutate: (s) => s.hostGroups.push('engine-socket'), program: 'args', deployer: 'body' },
   command: { mutate: (s) => s.command.push('--extra'), program: 'args', deployer: 'body' },
   env: { mutate: (s) => (s.env.MAPPING_PROBE = '1'), program: 'args', deployer: 'body' },
   secretEnv: { mutate: (s) => (s.secretEnv.MAPPING_SECRET = 'gatewayToken'), program: 'args', deployer: 'body' },
@@ -85,8 +86,9 @@ async function settle(v: unknown): Promise<unknown> {
   return v;
 }
 
-const program = async (s: ContainerSpec) => JSON.stringify(await settle(containerArgs(s, s.image.name, pulumi.output(SECRETS))));
-const deployer = (s: ContainerSpec) => JSON.stringify(containerCreateBody(s, SECRETS));
+const GROUPS = { 'engine-socket': '4243' };
+const program = async (s: ContainerSpec) => JSON.stringify(await settle(containerArgs(s, s.image.name, pulumi.output(SECRETS), GROUPS)));
+const deployer = (s: ContainerSpec) => JSON.stringify(containerCreateBody(s, SECRETS, GROUPS));
 
 describe('every ContainerSpec field reaches Docker through the program and through the test deployer', () => {
   beforeAll(() => {

@@ -193,6 +193,31 @@ describe('each flipped setting fires its rule', () => {
     expect(policiesHit(validateResources(withCell(mutate)))).toEqual([policy].flat().sort());
   });
 
+  it.each<[string, (p: Record<string, unknown>) => void]>([
+    ['on a network', (p) => { p.networkMode = 'bridge'; }],
+    ['joined to a network', (p) => { p.networksAdvanced = [{ name: 'clawjail-cell' }]; }],
+    ['with a port', (p) => { p.ports = [{ internal: 1, external: 2, ip: '127.0.0.1' }]; }],
+    ['with another command', (p) => { p.command = ['--sentry', '--x']; }],
+    ['in another image', (p) => { p.image = 'clawjail/cell:openclaw-2026.9.6'; }],
+    ['with the workspace', (p) => { (p.mounts as unknown[]).push({ type: 'volume', source: 'clawjail-sandbox_data', target: '/workspace', readOnly: true }); }],
+    ['with the socket writable', (p) => { (p.mounts as { readOnly: boolean }[])[0].readOnly = false; }],
+    ['with the socket twice', (p) => { (p.mounts as unknown[]).push({ type: 'bind', source: '/run/docker.sock', target: '/run/b.sock', readOnly: true }); }],
+    ['with a writable root', (p) => { p.readOnly = false; }],
+  ])('the engine socket is refused to a sentry %s', (_name, mutate) => {
+    const resources = structuredClone(run.resources);
+    const sentry = resources.find((r) => r.name === 'warden-sentry-container');
+    if (!sentry) throw new Error('no sentry container in the program');
+    mutate(sentry.props);
+    expect(policiesHit(validateResources(resources))).toContain('container-no-sensitive-host-mounts');
+  });
+
+  it('the sentry as the program declares it holds the socket and passes', () => {
+    const sentry = run.resources.find((r) => r.name === 'warden-sentry-container');
+    expect(sentry?.props.mounts).toEqual(expect.arrayContaining([expect.objectContaining({ type: 'bind', source: '/var/run/docker.sock', readOnly: true })]));
+    expect(sentry?.props.networkMode).toBe('none');
+    expect(sentry?.props.groupAdds).toEqual(['998']);
+  });
+
   it('a workspace under /srv/clawjail/ is a compliant bind', async () => {
     const other = await runProgram({ openclawToken: TOKEN, gatewayToken: GW_TOKEN, workspaceHostPath: '/srv/clawjail/ws' });
     expect(validateResources(other.resources)).toEqual([]);

@@ -76,7 +76,7 @@ describe('jail spec: the cell', () => {
     expect(c).toMatchObject({ memoryMb: 4096, memorySwapMb: 4096, pidsLimit: 512, runtime: 'runsc' });
     expect(c.command).toContain('19000');
     expect(c.mounts[0]).toEqual({ type: 'bind', source: '/srv/clawjail/ws', target: '/workspace', readOnly: false });
-    expect(specOf({ workspaceHostPath: '/srv/clawjail/ws' }).volumes.map((v) => v.name)).toEqual(['clawjail-gateway-state', 'clawjail-quarantine', 'clawjail-clamd-db', 'clawjail-egress-state']);
+    expect(specOf({ workspaceHostPath: '/srv/clawjail/ws' }).volumes.map((v) => v.name)).toEqual(['clawjail-gateway-state', 'clawjail-quarantine', 'clawjail-clamd-db', 'clawjail-warden-health', 'clawjail-egress-state']);
   });
 
   it('builds the image from the configured base with a pinned tag', () => {
@@ -91,7 +91,7 @@ describe('jail spec: the gateway', () => {
   if (!gateway) throw new Error('no gateway');
 
   it('starts before the cell, owns the network namespace and publishes only on loopback', () => {
-    expect(spec.containers.map((c) => c.role)).toEqual(['freshclam', 'clamd', 'warden', 'egress', 'gateway', 'cell']);
+    expect(spec.containers.map((c) => c.role)).toEqual(['freshclam', 'clamd', 'warden', 'sentry', 'egress', 'gateway', 'cell']);
     expect(gateway.networks).toEqual(['clawjail-cell', 'clawjail-gate']);
     expect(gateway.networkMode).toBeNull();
     expect(gateway.ports).toEqual([{ internal: 8443, external: 8443, ip: '127.0.0.1' }, { internal: 8444, external: 8444, ip: '127.0.0.1' }]);

@@ -31,6 +31,7 @@ describe('jail spec: the warden', () => {
     expect(warden.mounts).toEqual([
       { type: 'volume', source: 'clawjail-sandbox_data', target: '/workspace', readOnly: false },
       { type: 'volume', source: 'clawjail-quarantine', target: '/quarantine', readOnly: false },
+      { type: 'volume', source: 'clawjail-warden-health', target: '/run/warden-health', readOnly: false },
     ]);
     expect(cell.mounts.map((m) => m.target)).toEqual(['/workspace']);
   });

@@ -116,7 +116,7 @@ export const SETTINGS: readonly Setting[] = [
   { env: 'WARDEN_DEGRADED_RESCAN_S', key: 'degradedRescanS', def: '30', parse: int(1, 86400), help: 'full rescan interval while the watcher reports errors (e.g. inotify limits exhausted)' },
   { env: 'WARDEN_HEALTH_PORT', key: 'healthPort', def: '0', parse: optionalPort, help: 'serve GET /healthz on this TCP port (200 ok, 503 degraded); 0 = off' },
   { env: 'WARDEN_HEALTH_HOST', key: 'healthHost', def: '127.0.0.1', parse: (r) => r.trim(), help: 'address for the health endpoint' },
-  { env: 'WARDEN_HEALTH_FILE', key: 'healthFile', def: '', parse: optionalFile, help: 'also write the health snapshot (JSON) to this file every 2 s; empty = off' },
+  { env: 'WARDEN_HEALTH_FILE', key: 'healthFile', def: '', parse: optionalFile, help: 'also write the health snapshot (JSON) to this file every second (the sentry reads it); empty = off' },
   { env: 'WARDEN_AUDIT_CLEAN', key: 'auditClean', def: 'true', parse: bool, help: 'record clean verdicts in the audit log too (not only quarantines and alerts)' },
   { env: 'WARDEN_LOG_LEVEL', key: 'logLevel', def: 'info', parse: oneOf(...LOG_LEVELS), help: 'stdout log level (JSON lines)' },
 ];
@@ -168,6 +168,7 @@ export function helpText(): string {
     'usage: node dist/main.js            run (configured by environment variables)',
     '       node dist/main.js --help     this text',
     '       node dist/main.js --healthcheck   exit 0 if a running warden reports ok (WARDEN_HEALTH_PORT or _FILE)',
+    '       node dist/main.js --sentry   the sentry that freezes the prisoner while the warden is down (--sentry --help)',
     '',
     'environment:',
   ];

@@ -1,5 +1,6 @@
 // Health: an HTTP endpoint (GET /healthz: 200 ok / 503 degraded, JSON body) and/or a JSON file
-// rewritten atomically every 2 s, for Docker HEALTHCHECK (`node dist/main.js --healthcheck`).
+// rewritten atomically every second, for Docker HEALTHCHECK (`node dist/main.js --healthcheck`)
+// and for the sentry (./sentry), which freezes the prisoner while this report is not ok.
 
 import * as fs from 'fs';
 import * as http from 'http';
@@ -9,8 +10,13 @@ export interface HealthSnapshot {
   status: 'starting' | 'ok' | 'degraded' | 'stopping';
   reasons: string[];
   updatedAt: string;
+  /** The startup walk is done and nothing is queued, scanned or walked: what was written while no warden ran has been judged. */
+  caughtUp: boolean;
   [k: string]: unknown;
 }
+
+/** How often the file is rewritten: the sentry counts a report older than a few of these as a hung warden. */
+export const HEALTH_FILE_EVERY_MS = 1000;
 
 export class HealthReporter {
   private server: http.Server | null = null;
@@ -42,7 +48,7 @@ export class HealthReporter {
     }
     if (this.opts.file) {
       this.writeFile();
-      this.timer = setInterval(() => this.writeFile(), 2000);
+      this.timer = setInterval(() => this.writeFile(), HEALTH_FILE_EVERY_MS);
       this.timer.unref();
     }
     return port;

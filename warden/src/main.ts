@@ -1,10 +1,13 @@
-// Entry point: `node dist/main.js` (configured by WARDEN_* environment variables; --help lists them).
+// Entry point: `node dist/main.js` (configured by WARDEN_* environment variables; --help lists them),
+// or the sentry with `--sentry` (SENTRY_* variables; `--sentry --help`).
 
 import { ConfigError, helpText, parseConfig } from './config';
 import { checkHealth } from './health';
+import { sentryMain } from './sentry/main';
 import { Warden, wardenLogger } from './warden';
 
 export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
+  if (argv.includes('--sentry')) return sentryMain(argv, env);
   if (argv.includes('--help') || argv.includes('-h')) {
     process.stdout.write(helpText());
     return 0;

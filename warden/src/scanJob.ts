@@ -41,6 +41,8 @@ export interface ScanJobDeps {
   sweepSince: (ms: number) => void;
   /** Walk the whole workspace (another hard link of a quarantined inode may hold the bytes). */
   rescanAll: (why: string) => void;
+  /** Rewrite the health report now: the sentry freezes the prisoner on a failure without waiting for the next tick. */
+  reportNow?: () => void;
 }
 
 export class ScanJob {
@@ -203,6 +205,7 @@ export class ScanJob {
         return { again: this.d.cfg.debounceMs };
       case 'failed':
         this.d.counters.quarantineFailures++;
+        this.d.reportNow?.();
         this.d.logger.alert('quarantine failed; will retry', { path: printable(p), error: r.error });
         await this.d.audit({ event: 'quarantine-failed', path: recordPath(p), error: r.error, verdict: describeVerdict(v) });
         return { again: 5000 };

@@ -111,10 +111,15 @@ export class Warden {
       autoConcurrency: cfg.concurrency === 'auto',
       logger: this.logger,
       audit: (e) => void this.auditEvent(e),
-      onDown: () => this.queue.pause(),
+      // Each change reported at once: the sentry freezes the prisoner on the report, not a tick later.
+      onDown: () => {
+        this.queue.pause();
+        this.reporter?.writeFile();
+      },
       onUp: (streams) => {
         if (streams !== null) this.queue.setConcurrency(streams);
         this.queue.resume();
+        this.reporter?.writeFile();
       },
     });
     this.walks = new WalkScheduler({
@@ -160,6 +165,7 @@ export class Warden {
       audit: (e) => this.auditEvent(e),
       walkDir: (dir) => void this.walks.walk(dir, 'dir'),
       sweepSince: (ms) => this.walks.scheduleSweep(ms),
+      reportNow: () => this.reporter?.writeFile(),
       rescanAll: (why) => void this.walks.fullScan(why),
     });
     for (const rec of await this.quarantine.init()) {
@@ -285,6 +291,7 @@ export class Warden {
       await this.audit.append(e);
     } catch (err) {
       this.counters.auditErrors++;
+      this.reporter?.writeFile();
       this.logger.alert('audit log write failed', { error: err, event: e.event });
     }
   }
@@ -304,6 +311,7 @@ export class Warden {
       status,
       reasons,
       updatedAt: new Date().toISOString(),
+      caughtUp: this.walks.startup.state === 'done' && !this.busy,
       pid: process.pid,
       uptimeS: Math.round((Date.now() - this.startedAt) / 1000),
       clamd: { endpoint: endpointToString(this.cfg.clamd), ...clamd },
