@@ -21,6 +21,7 @@ const BENCHES: Record<string, () => Bench> = {
   warden: () => (require('./warden') as { run: Bench }).run,
   moat: () => (require('./moat') as { run: Bench }).run,
   egress: () => (require('./egress') as { run: Bench }).run,
+  sentry: () => (require('./sentry') as { run: Bench }).run,
   'clamd-db': () => (require('./clamdDb') as { run: Bench }).run,
 };
 

@@ -6,9 +6,10 @@ import type { JailConfig } from '../infra/config';
 import { buildJailSpec, EGRESS_STATE_DIR, gatewayLoginUrl, gatewayUrl, GATEWAY_INTERNAL_PORT, jailNames } from '../infra/model';
 import { egressFiles } from '../infra/model/egressPolicy';
 import { WARDEN_HEALTH_PORT } from '../infra/model/warden';
+import { SENTRY_STATE_FILE } from '../infra/model/sentry';
 import { fetchPresentedCertificate, parseGatewayUrl } from '../gateway/src/pinned';
 import { checkMoat } from './moatCheck';
-import type { ContainerFacts, Probe, StatusFacts, WardenHealth } from './statusReport';
+import type { ContainerFacts, Probe, SentryFacts, StatusFacts, WardenHealth } from './statusReport';
 
 interface Run {
   code: number;
@@ -118,10 +119,11 @@ export async function gatherStatus(stack: string, config: JailConfig, now = new 
   const loginAt = new URL(loginUrl);
   const presentedAt = (where: () => { host: string; port: number }) =>
     probe(async () => (await fetchPresentedCertificate({ ...where(), timeoutMs: 10_000 })).fingerprint);
-  const [cs, moat, warden, served, sessions, presented, presentedLogin, pending] = await Promise.all([
+  const [cs, moat, warden, sentry, served, sessions, presented, presentedLogin, pending] = await Promise.all([
     containers(config),
     probe(() => checkMoat(stack, config)),
     probe(async () => JSON.parse(await nodeIn(config, names.wardenContainer, wardenHealthScript)) as WardenHealth),
+    probe(async () => JSON.parse(await execIn(config, names.sentryContainer, ['cat', SENTRY_STATE_FILE])) as SentryFacts),
     probe(async () => (await execIn(config, names.gatewayContainer, ['node', '/app/dist/main.js', '--print-fingerprint'])).trim()),
     probe(async () => {
       const h = JSON.parse(await nodeIn(config, names.gatewayContainer, gatewayHealthScript)) as { sessions?: unknown };
@@ -145,6 +147,7 @@ export async function gatherStatus(stack: string, config: JailConfig, now = new 
     containers: cs,
     moat,
     warden,
+    sentry,
     signatures: config.warden.signatures,
     gateway: { url, served, presented, loginUrl, presentedLogin, sessions },
     egress: { mode: config.cell.egress, pending },

@@ -56,12 +56,23 @@ export interface GatewayFacts {
   sessions: Probe<number>;
 }
 
+/** The sentry's own state file (warden/src/sentry/sentry.ts, SentryState). */
+export interface SentryFacts {
+  updatedAt: string;
+  cellFrozen: boolean | null;
+  why: string;
+}
+
+/** A sentry that has not looked for this long is not guarding the cell. */
+export const SENTRY_STALE_S = 10;
+
 export interface StatusFacts {
   stack: string;
   now: Date;
   containers: ContainerFacts[];
   moat: Probe<{ state: 'in-sync' | 'missing' | 'drift'; rules: number; missing: number; added: number }>;
   warden: Probe<WardenHealth>;
+  sentry: Probe<SentryFacts>;
   signatures: 'freshclam' | 'custom';
   gateway: GatewayFacts;
   egress: { mode: 'allowlist' | 'internet' | 'none'; pending: Probe<number> | null };
@@ -166,6 +177,16 @@ function gatewayLine(g: GatewayFacts): StatusLine {
   return { part, level: g.sessions.ok ? 'ok' : 'warn', summary: `${g.url}, fingerprint ${g.served.value}; ${sessions}` };
 }
 
+function sentryLine(f: StatusFacts): StatusLine {
+  const part = 'sentry';
+  if (!f.sentry.ok) return { part, level: 'fail', summary: `no state (${f.sentry.error}): nothing freezes the cell while the warden is down` };
+  const s = f.sentry.value;
+  const age = (f.now.getTime() - Date.parse(s.updatedAt)) / 1000;
+  if (!(age <= SENTRY_STALE_S)) return { part, level: 'fail', summary: `last looked ${Number.isFinite(age) ? Math.round(age) : '?'} s ago: nothing freezes the cell while the warden is down` };
+  if (s.cellFrozen) return { part, level: 'warn', summary: `the cell is frozen: ${s.why}` };
+  return { part, level: 'ok', summary: `the cell runs: ${s.why}` };
+}
+
 function egressLine(e: StatusFacts['egress']): StatusLine {
   const part = 'egress';
   if (e.mode === 'none') return { part, level: 'ok', summary: 'cellEgress none: the cell has no way out' };
@@ -179,7 +200,7 @@ function egressLine(e: StatusFacts['egress']): StatusLine {
 }
 
 export function assessStatus(f: StatusFacts): StatusReport {
-  const lines = [...f.containers.map(containerLine), moatLine(f.moat), ...wardenLines(f), gatewayLine(f.gateway), egressLine(f.egress)];
+  const lines = [...f.containers.map(containerLine), moatLine(f.moat), ...wardenLines(f), sentryLine(f), gatewayLine(f.gateway), egressLine(f.egress)];
   return { stack: f.stack, time: f.now.toISOString(), safe: lines.every((l) => l.level !== 'fail'), lines };
 }
 

@@ -6,6 +6,7 @@ import * as docker from '@pulumi/docker';
 import * as pulumi from '@pulumi/pulumi';
 import type { ContainerSpec, NetworkSpec } from '../model';
 import { networkArgs } from './dockerArgs';
+import { ContainerHealthy } from './containerHealthy';
 import { Clamd, Freshclam, Sentry, WardenProcess, type JailContainerArgs } from './jailContainer';
 
 export interface WardenArgs extends Omit<JailContainerArgs, 'spec' | 'image' | 'extraLabels'> {
@@ -23,7 +24,7 @@ export class Warden extends pulumi.ComponentResource {
   readonly clamd: Clamd;
   readonly warden: WardenProcess;
   readonly sentry: Sentry;
-  /** Done once the warden and the sentry run: the prisoner starts after this. */
+  /** Done once the warden runs and the sentry is healthy (it has looked, and could freeze): the prisoner starts after this. */
   readonly started: pulumi.Resource;
 
   constructor(name: string, args: WardenArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -51,7 +52,13 @@ export class Warden extends pulumi.ComponentResource {
       { ...common, spec: sentry, dependsOn: [...args.dependsOn, this.warden.started], image: this.warden.image },
       { parent: this },
     );
-    this.started = this.sentry.started;
+    // Running is not enough: a sentry that cannot reach the engine (another API, a socket of another
+    // group) would guard nothing. Its healthcheck passes only after a whole look at the engine.
+    this.started = new ContainerHealthy(
+      `${name}-sentry-healthy`,
+      { dockerHost: args.dockerHost, container: this.sentry.container.name, containerId: this.sentry.container.id },
+      { parent: this, dependsOn: [this.sentry.started] },
+    );
     this.registerOutputs({
       sentryContainer: this.sentry.containerName,
       scanNetwork: this.scanNetwork.name,

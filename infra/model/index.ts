@@ -50,5 +50,5 @@ export { gatewayLoginUrl, gatewayUrl, GATEWAY_INTERNAL_PORT, GATEWAY_LOGIN_INTER
 export { egressPolicyDocument, egressFiles, gateProxyUrl, EGRESS_STATE_DIR } from './egress';
 export { CLAMD_PORT, SIGNATURE_DIR, WARDEN_HEALTH_FILE, WARDEN_QUARANTINE_DIR } from './warden';
 export { ENGINE_SOCKET_GROUP, engineSocketPath, SENTRY_COMMAND, SENTRY_USER } from './sentry';
-export { containerRunStateScript, gatewayFingerprintScript, parseContainerRunState, pidsLimitScript, type ContainerRunState } from './pids';
+export { containerRunStateScript, waitHealthyScript, gatewayFingerprintScript, parseContainerRunState, pidsLimitScript, type ContainerRunState } from './pids';
 export { shellQuote } from './shell';

@@ -13,7 +13,20 @@ export function pidsLimitScript(container: string, limit: number): string {
     `docker update --pids-limit ${limit} ${c} >/dev/null`,
     `got=$(docker inspect --format '{{.HostConfig.PidsLimit}}' ${c})`,
     `if [ "$got" != "${limit}" ]; then echo "pids limit of ${container} is $got, wanted ${limit}" >&2; exit 1; fi`,
-    `docker start ${c} >/dev/null`,
+    // Already running (or frozen by the sentry, which `docker start` refuses): nothing to start.
+    `if [ "$(docker inspect --format '{{.State.Running}}' ${c})" != true ]; then docker start ${c} >/dev/null; fi`,
+  ].join('\n');
+}
+
+/** Waits until Docker reports the container healthy; fails after `timeoutSeconds` or when it stops. */
+export function waitHealthyScript(container: string, timeoutSeconds = 180): string {
+  const c = shellQuote(container);
+  return [
+    'set -eu',
+    `i=0; while [ "$(docker inspect --format '{{.State.Health.Status}}' ${c})" != healthy ]; do`,
+    `  if [ "$(docker inspect --format '{{.State.Running}}' ${c})" != true ]; then echo "${container} stopped before it was healthy" >&2; docker logs --tail 20 ${c} >&2 || true; exit 1; fi`,
+    `  i=$((i+1)); if [ "$i" -gt ${timeoutSeconds} ]; then echo "${container} is not healthy after ${timeoutSeconds} s" >&2; docker logs --tail 20 ${c} >&2 || true; exit 1; fi; sleep 1`,
+    'done',
   ].join('\n');
 }
 

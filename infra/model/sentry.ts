@@ -16,6 +16,10 @@ import { serviceBase, wardenImageSpec, WARDEN_HEALTH_DIR, WARDEN_HEALTH_FILE } f
 export const SENTRY_USER = '10320:10320';
 /** What the sentry's command is, always: the policy pack ties the socket to it. */
 export const SENTRY_COMMAND: readonly string[] = ['--sentry'];
+/** Its healthcheck, always: the policy pack holds the socket's holder to it. */
+export const SENTRY_HEALTHCHECK: readonly string[] = ['CMD', 'node', '/app/dist/main.js', '--sentry', '--healthcheck'];
+/** The sentry's own state (why the cell runs or is frozen), read by `clawjail status`. */
+export const SENTRY_STATE_FILE = '/tmp/sentry.json';
 /** The supplementary group a container gets the engine socket's gid for (resolved on the host). */
 export const ENGINE_SOCKET_GROUP = 'engine-socket';
 
@@ -39,16 +43,18 @@ export function sentryContainerSpec(config: JailConfig): ContainerSpec {
       SENTRY_WARDEN: names.wardenContainer,
       SENTRY_CLAMD: names.clamdContainer,
       SENTRY_WARDEN_HEALTH_FILE: WARDEN_HEALTH_FILE,
-      SENTRY_STATE_FILE: '/tmp/sentry.json',
+      SENTRY_STATE_FILE,
     },
     tmpfs: { '/tmp': scratchTmpfs(4, 'mode=1777') },
     memoryMb: 128,
     memorySwapMb: 128,
     cpus: 0.25,
     pidsLimit: 32,
+    // Healthy once it has looked at the engine and the report and the cell is as it wants it: the
+    // stack waits for that before it starts the cell (infra/components/warden.ts).
     healthcheck: {
-      test: ['CMD', 'node', '/app/dist/main.js', '--sentry', '--healthcheck'],
-      intervalSeconds: 15,
+      test: [...SENTRY_HEALTHCHECK],
+      intervalSeconds: 5,
       timeoutSeconds: 5,
       startPeriodSeconds: 10,
       retries: 3,

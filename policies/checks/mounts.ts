@@ -1,5 +1,5 @@
 // What a container sees of the host's filesystem: bind mounts, volumes, devices, its root filesystem.
-import { asArray, asRecord, asString, CELL_ROLE, containerLabels, isSet, listOrNone, type Props, q, ROLE_LABEL, SENTRY_ROLE, STACK_LABEL } from './resources';
+import { asArray, asRecord, asString, CELL_ROLE, containerLabels, isSet, listOrNone, type Props, q, ROLE_LABEL, SENTRY_ROLE, STACK_LABEL, unsecret } from './resources';
 
 /**
  * Lexical normalisation of a POSIX path: collapses `//`, `.`, `..` and trailing slashes.
@@ -89,6 +89,11 @@ export const CELL_BIND_ROOTS: readonly string[] = ['/srv/clawjail/', '/var/lib/c
 
 /** The sentry's command (infra/model/sentry.ts): the socket goes with this code, and no other. */
 export const SENTRY_COMMAND: readonly string[] = ['--sentry'];
+/** Its healthcheck and user, as infra/model/sentry.ts sets them (test/unit/policyPins.test.ts). */
+export const SENTRY_HEALTHCHECK: readonly string[] = ['CMD', 'node', '/app/dist/main.js', '--sentry', '--healthcheck'];
+export const SENTRY_USER = '10320:10320';
+/** The only role that writes the warden's health report, which the sentry trusts. */
+export const WARDEN_ROLE = 'warden';
 /** The volume the sentry reads the warden's health from, by its suffix (infra/model/names.ts). */
 export const WARDEN_HEALTH_VOLUME_SUFFIX = '-warden-health';
 
@@ -112,6 +117,17 @@ export function engineSocketHolderProblems(props: Props): string[] {
   if (!labels[STACK_LABEL] || !image.startsWith(`${labels[STACK_LABEL]}/warden:`)) {
     out.push(`image must be the stack's own warden image ${q(`${labels[STACK_LABEL] ?? `<${STACK_LABEL}>`}/warden:<tag>`)} (got ${q(image)})`);
   }
+  // Nothing else may run with the socket: no other entrypoint, healthcheck, user or environment
+  // (NODE_OPTIONS would load other code into the sentry's node).
+  if (asArray(props.entrypoints).length > 0) out.push('entrypoints must be unset (the image\'s own)');
+  const tests = asArray(asRecord(props.healthcheck).tests);
+  if (tests.length !== SENTRY_HEALTHCHECK.length || tests.some((t, i) => t !== SENTRY_HEALTHCHECK[i])) {
+    out.push(`healthcheck.tests must be ${q(SENTRY_HEALTHCHECK)}`);
+  }
+  if (asString(props.user) !== SENTRY_USER) out.push(`user must be ${q(SENTRY_USER)} (got ${q(props.user ?? null)})`);
+  const env = asArray(unsecret(props.envs));
+  const strange = env.filter((e) => typeof e !== 'string' || !/^SENTRY_[A-Z_]+=/.test(e));
+  if (strange.length) out.push(`envs may set SENTRY_* only (got ${strange.map((e) => q(typeof e === 'string' ? e.split('=')[0] : e)).join(', ')})`);
   if (asString(props.networkMode) !== 'none') out.push(`networkMode must be "none" (got ${q(props.networkMode ?? null)})`);
   if (asArray(props.networksAdvanced).length > 0) out.push('networksAdvanced must be empty');
   if (asArray(props.ports).length > 0) out.push('ports must be empty');
@@ -133,8 +149,26 @@ export function engineSocketHolderProblems(props: Props): string[] {
   return out;
 }
 
-export function checkHostMounts(props: Props): string[] {
+/**
+ * The warden's health report decides when the sentry lets the prisoner run: only the warden may
+ * write it, and only the sentry may read it besides.
+ */
+export function checkWardenHealthMounts(props: Props): string[] {
+  const role = containerLabels(props)[ROLE_LABEL];
   const out: string[] = [];
+  asArray(props.mounts).forEach((raw, i) => {
+    const m = asRecord(raw);
+    const source = asString(m.source) ?? '';
+    if ((asString(m.type) ?? '').toLowerCase() !== 'volume' || !source.endsWith(WARDEN_HEALTH_VOLUME_SUFFIX)) return;
+    if (role === WARDEN_ROLE) return;
+    if (role === SENTRY_ROLE && m.readOnly === true) return;
+    out.push(`mounts[${i}] (${q(source)}): the warden's health report is written by the warden only and read by the sentry only (read-only)`);
+  });
+  return out;
+}
+
+export function checkHostMounts(props: Props): string[] {
+  const out: string[] = checkWardenHealthMounts(props);
   const role = containerLabels(props)[ROLE_LABEL];
   const isCell = role === CELL_ROLE;
   // Only a sentry of exactly the sanctioned shape may bind the docker socket; a sentry of any

@@ -23,6 +23,10 @@ export const asRecord = (v: unknown): Record<string, unknown> => (isRecord(v) ? 
 export const asString = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
 export const isSet = (v: unknown): boolean => v !== undefined && v !== null;
 export const q = (v: unknown): string => JSON.stringify(v);
+/** Pulumi's wire form of a secret ({<sig>: <secret sig>, value}); the engine may hand one to a rule. */
+const SECRET_SIG_KEY = '4dabf18193072939515e22adb298388d';
+/** A value, or the value inside a secret's wire form. */
+export const unsecret = (v: unknown): unknown => (isRecord(v) && SECRET_SIG_KEY in v && 'value' in v ? v.value : v);
 export const listOrNone = (xs: readonly string[]): string => (xs.length ? xs.map(q).join(', ') : 'none');
 
 /**

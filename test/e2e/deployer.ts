@@ -9,7 +9,7 @@ import * as path from 'path';
 import type { JailSecrets } from '../../infra/config';
 import { REPO_ROOT } from '../../infra/paths';
 import { hostGroupIds, type HostGroupIds } from '../../infra/components/dockerArgs';
-import { pidsLimitScript, type ContainerSpec, type ImageSpec, type JailSpec, type NetworkSpec } from '../../infra/model';
+import { pidsLimitScript, waitHealthyScript, type ContainerSpec, type ImageSpec, type JailSpec, type NetworkSpec } from '../../infra/model';
 import { Engine, socketPathOf } from './engine';
 import { tarOf } from './tar';
 
@@ -128,6 +128,8 @@ export class JailDeployment {
       }
       await this.uploadSecretFiles(c);
       await run('/bin/sh', ['-c', pidsLimitScript(c.name, c.pidsLimit)], { env: this.env });
+      // As the stack does: the cell starts only after the sentry has proven it can freeze it.
+      if (c.role === 'sentry') await run('/bin/sh', ['-c', waitHealthyScript(c.name)], { env: this.env });
     }
   }
 

@@ -4,6 +4,8 @@
 import * as policy from '../../policies/rules';
 import { parseConfig, WORKSPACE_ROOTS } from '../../infra/config';
 import { buildJailSpec, jailNames, ROLE_LABEL, STACK_LABEL } from '../../infra/model';
+import * as sentryModel from '../../infra/model/sentry';
+import * as mounts from '../../policies/checks/mounts';
 import { WORKSPACE_DIR } from '../../infra/model/cell';
 
 const TOKEN = 'x'.repeat(40);
@@ -25,5 +27,15 @@ describe("the policy pack's copies of the stack's names", () => {
     expect(cell.mounts.some((m) => m.target === policy.CELL_WORKSPACE_TARGET)).toBe(true);
     expect(jailNames(config).workspaceVolume).toBe(`pinned${policy.WORKSPACE_VOLUME_SUFFIX}`);
     expect([...policy.CELL_BIND_ROOTS]).toEqual([...WORKSPACE_ROOTS]);
+  });
+
+  it("the sentry: the one shape that may hold the engine's socket, and the health volume it reads", () => {
+    const sentry = spec.containers.find((c) => c.role === 'sentry')!;
+    expect([...mounts.SENTRY_COMMAND]).toEqual(sentry.command);
+    expect([...mounts.SENTRY_HEALTHCHECK]).toEqual(sentry.healthcheck.test);
+    expect([...mounts.SENTRY_HEALTHCHECK]).toEqual([...sentryModel.SENTRY_HEALTHCHECK]);
+    expect(mounts.SENTRY_USER).toBe(sentry.user);
+    expect(jailNames(config).wardenHealthVolume).toBe(`pinned${mounts.WARDEN_HEALTH_VOLUME_SUFFIX}`);
+    expect(Object.keys(sentry.env).every((k) => k.startsWith('SENTRY_'))).toBe(true);
   });
 });

@@ -203,11 +203,28 @@ describe('each flipped setting fires its rule', () => {
     ['with the socket writable', (p) => { (p.mounts as { readOnly: boolean }[])[0].readOnly = false; }],
     ['with the socket twice', (p) => { (p.mounts as unknown[]).push({ type: 'bind', source: '/run/docker.sock', target: '/run/b.sock', readOnly: true }); }],
     ['with a writable root', (p) => { p.readOnly = false; }],
+    ['with its own entrypoint', (p) => { p.entrypoints = ['sh', '-c']; }],
+    ['with another healthcheck', (p) => { p.healthcheck = { ...(p.healthcheck as object), tests: ['CMD', 'sh', '-c', 'x'] }; }],
+    ['with NODE_OPTIONS', (p) => { const e = p.envs as { value: string[] }; e.value = [...e.value, 'NODE_OPTIONS=--import=data:text/javascript,1']; }],
+    ['with NODE_OPTIONS, not as a secret', (p) => { p.envs = [...(p.envs as { value: string[] }).value, 'NODE_OPTIONS=--import=data:text/javascript,1']; }],
+    ['as another user', (p) => { p.user = '1000:1000'; }],
   ])('the engine socket is refused to a sentry %s', (_name, mutate) => {
     const resources = structuredClone(run.resources);
     const sentry = resources.find((r) => r.name === 'warden-sentry-container');
     if (!sentry) throw new Error('no sentry container in the program');
     mutate(sentry.props);
+    expect(policiesHit(validateResources(resources))).toContain('container-no-sensitive-host-mounts');
+  });
+
+  it.each<[string, string, (p: Record<string, unknown>) => void]>([
+    ['the cell', 'cell-container', (p) => { (p.mounts as unknown[]).push({ type: 'volume', source: 'clawjail-warden-health', target: '/h', readOnly: true }); }],
+    ['the gateway', 'gateway-container', (p) => { (p.mounts as unknown[]).push({ type: 'volume', source: 'clawjail-warden-health', target: '/h', readOnly: false }); }],
+    ['the sentry, writable', 'warden-sentry-container', (p) => { (p.mounts as { source: string; readOnly: boolean }[]).find((m) => m.source === 'clawjail-warden-health')!.readOnly = false; }],
+  ])("the warden's health report mounted in %s is refused", (_name, resource, mutate) => {
+    const resources = structuredClone(run.resources);
+    const r = resources.find((x) => x.name === resource);
+    if (!r) throw new Error(`no ${resource} in the program`);
+    mutate(r.props);
     expect(policiesHit(validateResources(resources))).toContain('container-no-sensitive-host-mounts');
   });
 

@@ -21,6 +21,7 @@ function healthy(): StatusFacts {
         startupScan: { state: 'done' }, lastScanAt: '2026-12-03T09:59:00.000Z', quarantinedLastDay: 2, counters: { scans: 1234, quarantined: 3 },
       },
     },
+    sentry: { ok: true, value: { updatedAt: '2026-12-03T09:59:59.000Z', cellFrozen: false, why: 'warden ok' } },
     signatures: 'freshclam',
     gateway: { url: 'wss://127.0.0.1:8443', served: { ok: true, value: FP }, presented: { ok: true, value: FP }, loginUrl: 'https://127.0.0.1:8444/__clawjail/login', presentedLogin: { ok: true, value: FP }, sessions: { ok: true, value: 1 } },
     egress: { mode: 'allowlist', pending: { ok: true, value: 0 } },
@@ -41,7 +42,16 @@ describe('clawjail status: the judgement', () => {
     expect(text).toMatch(/warden\s+last scan 2026-12-03T09:59:00.000Z, 1234 files scanned, 2 quarantined in the last 24 h, backlog 0/);
     expect(text).toMatch(/signatures\s+ClamAV 1.0.7\/27468\/.*: 1.1 days old/);
     expect(text).toMatch(/gateway\s+wss:\/\/127.0.0.1:8443, fingerprint AB:AB.*; 1 open session$/m);
+    expect(text).toMatch(/sentry\s+the cell runs: warden ok/);
     expect(text).toMatch(/safe: every part is in place/);
+  });
+
+  it('a cell the sentry froze is a warning that says why, not a failure', () => {
+    const f = healthy();
+    if (f.sentry.ok) Object.assign(f.sentry.value, { cellFrozen: true, why: 'the warden is exited' });
+    f.containers[5].status = 'paused';
+    expect(levelOf(f, 'sentry')).toBe('warn');
+    expect(formatStatus(assessStatus(f))).toMatch(/sentry\s+the cell is frozen: the warden is exited/);
   });
 
   const breaks: [string, (f: StatusFacts) => void, string][] = [
@@ -53,6 +63,8 @@ describe('clawjail status: the judgement', () => {
     ['the moat gone', (f) => (f.moat = { ok: true, value: { state: 'missing', rules: 60, missing: 60, added: 0 } }), 'moat'],
     ['the moat unreadable (not root)', (f) => (f.moat = { ok: false, error: 'iptables-save: Permission denied' }), 'moat'],
     ['the warden not answering', (f) => (f.warden = { ok: false, error: 'connect ECONNREFUSED' }), 'warden'],
+    ['the sentry down', (f) => (f.sentry = { ok: false, error: 'container is not running' }), 'sentry'],
+    ['the sentry not looking', (f) => f.sentry.ok && (f.sentry.value.updatedAt = '2026-12-03T09:59:00.000Z'), 'sentry'],
     ['the warden degraded', (f) => f.warden.ok && Object.assign(f.warden.value, { status: 'degraded', reasons: ['clamd-unreachable'] }), 'warden'],
     ['another certificate at the gateway URL', (f) => (f.gateway.presented = { ok: true, value: Array(32).fill('CD').join(':') }), 'gateway'],
     ['nothing at the gateway URL', (f) => (f.gateway.presented = { ok: false, error: 'ECONNREFUSED' }), 'gateway'],

@@ -40,6 +40,8 @@ export type AddResult = 'queued' | 'merged' | 'dirty' | 'overflow';
 export interface QueueStats {
   pending: number;
   inflight: number;
+  /** How long the oldest file ready for its scan has waited (0: none waits): the backlog the sentry bounds. */
+  oldestWaitingMs: number;
   highWater: number;
   added: number;
   processed: number;
@@ -155,9 +157,11 @@ export class ScanQueue extends EventEmitter {
   }
 
   stats(): QueueStats {
+    const head = this.fifoHead < this.fifo.length ? this.fifo[this.fifoHead] : null;
     return {
       pending: this.pending.size,
       inflight: this.inflight.size,
+      oldestWaitingMs: head ? Math.max(0, this.now() - head.readyAt) : 0,
       ...this.counters,
       paused: this.paused,
       concurrency: this.concurrency,

@@ -304,14 +304,17 @@ export class Warden {
     if (!clamd.up) reasons.push('clamd-unreachable');
     if (this.watcherLimited) reasons.push('watcher-limited');
     if (this.counters.auditErrors > 0) reasons.push('audit-errors');
-    if (this.counters.quarantineFailures > 0 && this.queue.size > 0) reasons.push('quarantine-failures');
+    // a failing file is in flight or queued again: count both, or a report between its tries says ok
+    if (this.counters.quarantineFailures > 0 && this.queue.size + this.queue.stats().inflight > 0) reasons.push('quarantine-failures');
     const status = this.stopping ? 'stopping' : !this.started ? 'starting' : reasons.length ? 'degraded' : 'ok';
     const mem = process.memoryUsage();
     return {
       status,
       reasons,
       updatedAt: new Date().toISOString(),
-      caughtUp: this.walks.startup.state === 'done' && !this.busy,
+      // what an outage left is judged: the startup walk done and nothing queued or in flight (the
+      // periodic and degraded rescans do not count: they may run on for as long as they like)
+      caughtUp: this.walks.startup.state === 'done' && this.queue.size === 0 && this.queue.stats().inflight === 0,
       pid: process.pid,
       uptimeS: Math.round((Date.now() - this.startedAt) / 1000),
       clamd: { endpoint: endpointToString(this.cfg.clamd), ...clamd },

@@ -13,6 +13,8 @@ export interface SentryConfig {
   wardenHealthFile: string;
   /** A warden report older than this is a hung warden. */
   staleMs: number;
+  /** A file waiting longer than this for its scan freezes the prisoner until the queue is empty. */
+  backlogMs: number;
   /** How often the sentry looks, besides reacting to events at once. */
   pollMs: number;
   /** The sentry's own health file, for its healthcheck. */
@@ -35,6 +37,8 @@ Environment:
   SENTRY_CLAMD                clamd's container, watched like the warden's (optional)
   SENTRY_WARDEN_HEALTH_FILE   the warden's WARDEN_HEALTH_FILE, read-only here (required)
   SENTRY_STALE_MS             a warden report older than this counts as a hung warden (default 5000)
+  SENTRY_BACKLOG_MS           a file waiting longer than this for its scan freezes the prisoner until
+                              the warden's queue is empty (default 10000)
   SENTRY_POLL_MS              how often to look besides the engine's events (default 500)
   SENTRY_STATE_FILE           the sentry's own health file (default /tmp/sentry.json)
 `;
@@ -69,6 +73,7 @@ export function parseSentryConfig(env: Record<string, string | undefined>): Sent
     clamd: env.SENTRY_CLAMD ? name('SENTRY_CLAMD') : null,
     wardenHealthFile: file('SENTRY_WARDEN_HEALTH_FILE'),
     staleMs: int(env, 'SENTRY_STALE_MS', 5000, 1000, 600_000, problems),
+    backlogMs: int(env, 'SENTRY_BACKLOG_MS', 10_000, 1000, 3_600_000, problems),
     pollMs: int(env, 'SENTRY_POLL_MS', 500, 50, 60_000, problems),
     stateFile: file('SENTRY_STATE_FILE', '/tmp/sentry.json'),
   };

@@ -29,16 +29,48 @@ export interface EngineEvent {
   Actor?: { ID?: string; Attributes?: Record<string, string> };
 }
 
-const API = '/v1.41';
+/** The oldest API version whose calls the sentry makes as it makes them (Docker 20.10). */
+export const MIN_API = '1.41';
 /** Inspect answers are a few KiB; anything far larger is not an answer we asked for. */
 const MAX_BODY = 4 * 1024 * 1024;
 
+/** "1.41" < "1.44": API versions compared as numbers, part by part. */
+export function apiAtLeast(version: string, min: string): boolean {
+  const a = version.split('.').map(Number);
+  const b = min.split('.').map(Number);
+  for (let i = 0; i < Math.max(a.length, b.length); i++) {
+    const x = a[i] ?? 0;
+    const y = b[i] ?? 0;
+    if (x !== y) return x > y;
+  }
+  return true;
+}
+
 export class EngineClient {
+  /** "/v<the engine's own API version>", once asked; engines refuse versions below their minimum. */
+  private api: string | null = null;
+
   constructor(private readonly socketPath: string, private readonly timeoutMs = 10_000) {}
 
-  private request(method: 'GET' | 'POST', path: string): Promise<{ status: number; body: string }> {
+  /** Asks the engine which API version it speaks (an unversioned call every engine answers). */
+  private async prefix(): Promise<string> {
+    if (this.api) return this.api;
+    const r = await this.raw('GET', '/version');
+    if (r.status !== 200) throw new EngineError(r.status, `version: ${r.status} ${r.body.trim()}`);
+    const v = (JSON.parse(r.body) as { ApiVersion?: unknown }).ApiVersion;
+    if (typeof v !== 'string' || !/^\d+\.\d+$/.test(v)) throw new Error(`the engine reports no API version: ${r.body.slice(0, 200)}`);
+    if (!apiAtLeast(v, MIN_API)) throw new Error(`the engine speaks API ${v}; the sentry needs ${MIN_API} or later`);
+    this.api = `/v${v}`;
+    return this.api;
+  }
+
+  private async request(method: 'GET' | 'POST', path: string): Promise<{ status: number; body: string }> {
+    return this.raw(method, (await this.prefix()) + path);
+  }
+
+  private raw(method: 'GET' | 'POST', path: string): Promise<{ status: number; body: string }> {
     return new Promise((resolve, reject) => {
-      const req = http.request({ socketPath: this.socketPath, method, path: API + path, timeout: this.timeoutMs, agent: false }, (res) => {
+      const req = http.request({ socketPath: this.socketPath, method, path, timeout: this.timeoutMs, agent: false }, (res) => {
         const chunks: Buffer[] = [];
         let size = 0;
         res.on('data', (c: Buffer) => {
@@ -78,10 +110,11 @@ export class EngineClient {
    * Streams the events of the named containers until the connection ends; `onEvent` gets each.
    * Resolves when the engine closes the stream, rejects on a connection error.
    */
-  events(containers: string[], onEvent: (e: EngineEvent) => void, signal: AbortSignal): Promise<void> {
+  async events(containers: string[], onEvent: (e: EngineEvent) => void, signal: AbortSignal): Promise<void> {
     const filters = encodeURIComponent(JSON.stringify({ type: ['container'], container: containers }));
+    const api = await this.prefix();
     return new Promise((resolve, reject) => {
-      const req = http.request({ socketPath: this.socketPath, method: 'GET', path: `${API}/events?filters=${filters}`, agent: false, signal }, (res) => {
+      const req = http.request({ socketPath: this.socketPath, method: 'GET', path: `${api}/events?filters=${filters}`, agent: false, signal }, (res) => {
         if (res.statusCode !== 200) {
           res.resume();
           reject(new EngineError(res.statusCode ?? 0, `events: ${res.statusCode}`));

@@ -15,7 +15,12 @@ import { EngineClient, type ContainerInspect, type EngineEvent } from './engineC
 import { parseReport, verdict, type WardenContainer, type WardenReport } from './verdict';
 
 /** Warden (and clamd) events that mean nothing is judged right now: freeze before looking further. */
-export const FREEZE_ACTIONS: ReadonlySet<string> = new Set(['die', 'kill', 'stop', 'oom', 'destroy', 'pause', 'health_status: unhealthy']);
+export const FREEZE_ACTIONS: ReadonlySet<string> = new Set(['die', 'kill', 'stop', 'oom', 'destroy', 'pause']);
+/**
+ * clamd's failed PING check freezes too. The warden's Docker healthcheck does not: its report is
+ * fresher and says why, and a warden degraded only by watcher-limited is unhealthy to Docker.
+ */
+export const CLAMD_FREEZE_ACTIONS: ReadonlySet<string> = new Set([...FREEZE_ACTIONS, 'health_status: unhealthy']);
 /** The health file is a few KiB; a larger one is not the warden's report. */
 const MAX_REPORT = 256 * 1024;
 /** Without an answer from the engine this long, exit: the restart policy starts a fresh sentry. */
@@ -26,6 +31,10 @@ export interface SentryState {
   cellFrozen: boolean | null;
   why: string;
   lastEngineAnswerAt: string;
+  /** When a whole look (the engine and the report) last succeeded. */
+  lastLookAt: string | null;
+  /** Since when the cell has not been as the sentry wants it (a pause that keeps failing), or null. */
+  wrongSince: string | null;
 }
 
 export class Sentry {
@@ -43,6 +52,10 @@ export class Sentry {
   private lastWhy = '';
   private cellFrozen: boolean | null = null;
   private lastEngineAnswerMs = Date.now();
+  private lastLookMs: number | null = null;
+  private wrongSinceMs: number | null = null;
+  /** The warden's container id and start as of the last look: a restart missed by the events is a freeze. */
+  private wardenRun: string | null = null;
   private stopped = false;
 
   constructor(private readonly cfg: SentryConfig, private readonly log: Logger, private readonly onFatal: (e: Error) => void = () => undefined) {
@@ -103,9 +116,8 @@ export class Sentry {
   private onEvent(e: EngineEvent): void {
     const name = e.Actor?.Attributes?.name;
     const action = e.Action ?? '';
-    if ((name === this.cfg.warden || (name !== undefined && name === this.cfg.clamd)) && FREEZE_ACTIONS.has(action)) {
-      this.freeze(`${name === this.cfg.warden ? 'warden' : 'clamd'} event: ${action}`);
-    }
+    if (name === this.cfg.warden && FREEZE_ACTIONS.has(action)) this.freeze(`warden event: ${action}`);
+    else if (name !== undefined && name === this.cfg.clamd && CLAMD_FREEZE_ACTIONS.has(action)) this.freeze(`clamd event: ${action}`);
     this.look();
   }
 
@@ -168,31 +180,56 @@ export class Sentry {
       });
   }
 
-  private async lookOnce(): Promise<void> {
-    const epoch = this.epoch;
+  /** The engine and the report now: the cell, and whether the prisoner may run. */
+  private async judge(): Promise<{ cell: ContainerInspect | null; frozen: boolean; run: boolean; why: string }> {
     const [warden, cell, clamd] = await Promise.all([
       this.inspect(this.cfg.warden),
       this.inspect(this.cfg.cell),
       this.cfg.clamd ? this.inspect(this.cfg.clamd) : Promise.resolve(undefined),
     ]);
+    // A restart of the warden that the events did not tell (the stream was down): a freeze event.
+    const run = warden ? `${warden.Id} ${warden.State.StartedAt}` : null;
+    if (this.wardenRun !== null && run !== this.wardenRun) {
+      this.epoch++;
+      this.reportAfterMs = Date.now() + 1000;
+    }
+    this.wardenRun = run;
     const report = this.readReport();
     const frozen = !!cell?.State.Paused;
-    this.cellFrozen = cell ? frozen : null;
-    const v = verdict(wardenContainer(warden), report, frozen, Date.now(), { staleMs: this.cfg.staleMs, reportAfterMs: this.reportAfterMs }, clamd === undefined ? undefined : wardenContainer(clamd));
+    const opts = { staleMs: this.cfg.staleMs, backlogMs: this.cfg.backlogMs, reportAfterMs: this.reportAfterMs };
+    const v = verdict(wardenContainer(warden), report, frozen, Date.now(), opts, clamd === undefined ? undefined : wardenContainer(clamd));
+    return { cell, frozen, ...v };
+  }
+
+  private async lookOnce(): Promise<void> {
+    const epoch = this.epoch;
+    const v = await this.judge();
+    this.lastLookMs = Date.now();
+    this.cellFrozen = v.cell ? v.frozen : null;
     if (v.why !== this.lastWhy) {
       this.log.info('warden state', { why: v.why, run: v.run });
       this.lastWhy = v.why;
     }
-    if (!cell || !cell.State.Running) return;
-    if (!v.run && !frozen) {
+    const running = !!v.cell?.State.Running;
+    // the cell as the sentry wants it, or since when it is not (for the healthcheck)
+    const wrong = running && v.run === v.frozen;
+    if (!wrong) this.wrongSinceMs = null;
+    else if (this.wrongSinceMs === null) this.wrongSinceMs = Date.now();
+    if (!running) return;
+    if (!v.run) {
+      // every "no" outdates a thaw decided before it
       this.epoch++;
-      this.enqueue(() => this.pause(v.why));
-    } else if (v.run && frozen) {
+      if (!v.frozen) this.enqueue(() => this.pause(v.why));
+    } else if (v.frozen) {
       this.enqueue(async () => {
-        if (this.epoch !== epoch) return; // a freeze came after this look: look again instead
+        if (this.epoch !== epoch) return; // a freeze came after this look: the next look decides
+        // looked at again right before the thaw: a thaw must never rest on an old look
+        const now = await this.judge();
+        if (!now.run || !now.frozen || this.epoch !== epoch) return;
         await this.engine.unpause(this.cfg.cell);
         this.cellFrozen = false;
-        this.log.info('prisoner thawed', { cell: this.cfg.cell, why: v.why });
+        this.wrongSinceMs = null;
+        this.log.info('prisoner thawed', { cell: this.cfg.cell, why: now.why });
       });
     }
   }
@@ -215,11 +252,14 @@ export class Sentry {
   }
 
   private writeState(): void {
+    const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
     const state: SentryState = {
       updatedAt: new Date().toISOString(),
       cellFrozen: this.cellFrozen,
       why: this.lastWhy,
       lastEngineAnswerAt: new Date(this.lastEngineAnswerMs).toISOString(),
+      lastLookAt: iso(this.lastLookMs),
+      wrongSince: iso(this.wrongSinceMs),
     };
     const tmp = path.join(path.dirname(this.cfg.stateFile), `.${path.basename(this.cfg.stateFile)}.tmp`);
     try {
@@ -242,7 +282,11 @@ export function wardenContainer(i: ContainerInspect | null): WardenContainer | n
   };
 }
 
-/** For --healthcheck: the sentry looked within the last 10 s and the engine answered lately. */
+/**
+ * For --healthcheck: a whole look (the engine answered, the report was read) within the last 10 s,
+ * and the cell as the sentry wants it, or not for less than 10 s (a pause the engine keeps
+ * refusing makes the sentry unhealthy, and the stack waits for a healthy sentry before the cell).
+ */
 export function checkSentryState(file: string, nowMs = Date.now()): { ok: boolean; detail: string } {
   let text: string;
   try {
@@ -258,7 +302,11 @@ export function checkSentryState(file: string, nowMs = Date.now()): { ok: boolea
   }
   const age = nowMs - Date.parse(s.updatedAt);
   const engineAge = nowMs - Date.parse(s.lastEngineAnswerAt);
+  const lookAge = s.lastLookAt ? nowMs - Date.parse(s.lastLookAt) : Infinity;
+  const wrongFor = s.wrongSince ? nowMs - Date.parse(s.wrongSince) : 0;
   if (!(age <= 10_000)) return { ok: false, detail: `last look ${Math.round(age / 1000)} s ago` };
   if (!(engineAge <= 10_000)) return { ok: false, detail: `the engine last answered ${Math.round(engineAge / 1000)} s ago` };
+  if (!(lookAge <= 10_000)) return { ok: false, detail: 'no whole look at the engine and the report lately' };
+  if (!(wrongFor < 10_000)) return { ok: false, detail: `the cell has not been as wanted for ${Math.round(wrongFor / 1000)} s: ${s.why}` };
   return { ok: true, detail: text.trim() };
 }

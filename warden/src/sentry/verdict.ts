@@ -21,18 +21,26 @@ export interface WardenReport {
   reasons: string[];
   caughtUp: boolean;
   startupScan: string;
+  /** How long the oldest file ready for its scan has waited. */
+  oldestWaitingMs: number;
 }
 
 /**
- * Reasons of a degraded warden that leave files unjudged. `watcher-limited` is not one: the warden
- * then still judges every file, by periodic full rescans, and freezing on it would hand the
- * prisoner (who causes it, with directories) a switch to stop itself and the operator's session.
+ * The one reason of a degraded warden that does not freeze the prisoner: `watcher-limited` (more
+ * directories than it may watch), when the warden still judges every file by periodic full
+ * rescans. The prisoner causes it itself, with directories; freezing on it would hand it a switch
+ * that stops the operator's session too. Any other reason, a new one included, freezes.
  */
-export const FREEZING_REASONS: readonly string[] = ['clamd-unreachable', 'audit-errors', 'quarantine-failures'];
+export const NON_FREEZING_REASONS: readonly string[] = ['watcher-limited'];
 
 export interface VerdictOptions {
   /** A report older than this is a hung warden. */
   staleMs: number;
+  /**
+   * A file that waits longer than this for its scan freezes the prisoner until the queue is empty:
+   * a prisoner that floods the warden must not get a payload to run while its scan waits.
+   */
+  backlogMs: number;
   /**
    * A report must be newer than this too: the sentry sets it a second past the last warden event
    * that froze the cell, since a warden being killed can still write an "ok" in its last
@@ -72,7 +80,9 @@ export function verdict(
   if (!warden.running) return no(`the warden is ${warden.status}`);
   if (clamd === null) return no('the clamd container is missing');
   if (clamd && !clamd.running) return no(`clamd is ${clamd.status}`);
-  if (warden.health === 'unhealthy') return no('the warden is unhealthy (Docker healthcheck)');
+  // clamd's own PING check; the warden's Docker healthcheck is not used: its own report (below)
+  // is fresher and says why, and a warden degraded only by watcher-limited is unhealthy to Docker
+  if (clamd && clamd.health === 'unhealthy') return no('clamd is unhealthy (it does not answer PING)');
   if (!report) return no('the warden has written no health report');
   // A report from before this run of the container is the dead process's last word.
   if (!(report.updatedAtMs >= warden.startedAtMs)) return no('no health report from this run of the warden yet');
@@ -80,14 +90,15 @@ export function verdict(
   const age = nowMs - report.updatedAtMs;
   if (age > opts.staleMs) return no(`the warden's health report is ${Math.round(age / 1000)} s old (hung?)`);
   if (report.status !== 'ok') {
-    const blocking = report.reasons.filter((r) => FREEZING_REASONS.includes(r));
+    const blocking = report.reasons.filter((r) => !NON_FREEZING_REASONS.includes(r));
     // degraded only for reasons that leave nothing unjudged: still ok to run
     if (report.status !== 'degraded' || blocking.length > 0 || report.reasons.length === 0) {
       return no(`the warden is ${report.status}${report.reasons.length ? ` (${report.reasons.join(', ')})` : ''}`);
     }
   }
   if (report.startupScan !== 'done') return no(`the warden's startup walk is ${report.startupScan}`);
-  if (frozen && !report.caughtUp) return no('the warden is still judging what was written during the outage');
+  if (report.oldestWaitingMs > opts.backlogMs) return no(`a file has waited ${Math.round(report.oldestWaitingMs / 1000)} s for its scan (the warden is behind)`);
+  if (frozen && !report.caughtUp) return no('the warden is still judging what was written meanwhile');
   return { run: true, why: 'warden ok' };
 }
 
@@ -103,6 +114,7 @@ export function parseReport(text: string): WardenReport | null {
   const r = raw as Record<string, unknown>;
   const updatedAtMs = typeof r.updatedAt === 'string' ? Date.parse(r.updatedAt) : NaN;
   const startup = r.startupScan as Record<string, unknown> | undefined;
+  const queue = r.queue as Record<string, unknown> | undefined;
   if (!Number.isFinite(updatedAtMs) || typeof r.status !== 'string' || !Array.isArray(r.reasons)) return null;
   return {
     updatedAtMs,
@@ -110,5 +122,6 @@ export function parseReport(text: string): WardenReport | null {
     reasons: r.reasons.filter((x): x is string => typeof x === 'string'),
     caughtUp: r.caughtUp === true,
     startupScan: typeof startup?.state === 'string' ? startup.state : 'unknown',
+    oldestWaitingMs: typeof queue?.oldestWaitingMs === 'number' && Number.isFinite(queue.oldestWaitingMs) ? queue.oldestWaitingMs : 0,
   };
 }
