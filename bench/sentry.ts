@@ -11,6 +11,7 @@
 //   npm run bench -- sentry
 import { spawn } from 'child_process';
 import * as crypto from 'crypto';
+import * as fs from 'fs';
 import { hostBuildArgs } from '../infra/buildArgs';
 import { parseConfig } from '../infra/config';
 import { buildJailSpec, jailNames, type JailSpec } from '../infra/model';
@@ -49,11 +50,12 @@ function followEvents(names: string[]): { events: EngineEvent[]; stop: () => voi
   return { events, stop: () => child.kill() };
 }
 
+/** The RSS of the container's node (the child of its init), read on the host. */
 const rssOf = async (d: JailDeployment, container: string): Promise<number> => {
-  // The sentry is node under tini (init): its VmRSS is that of the node child.
-  const status = await d.docker('exec', container, 'sh', '-c', 'for p in /proc/[0-9]*; do [ "$(cat $p/comm)" = node ] && grep VmRSS $p/status && break; done');
-  const m = /VmRSS:\s+(\d+) kB/.exec(status);
-  if (!m) throw new Error(`no RSS for node in ${container}: ${status}`);
+  const init = Number(await d.docker('inspect', '--format', '{{.State.Pid}}', container));
+  const child = fs.readFileSync(`/proc/${init}/task/${init}/children`, 'utf8').trim().split(/\s+/)[0];
+  const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${child}/status`, 'utf8'));
+  if (!m) throw new Error(`no RSS for the node of ${container}`);
   return Number(m[1]) / 1024;
 };
 
@@ -70,6 +72,8 @@ export async function run(opts: { crashes?: number; pauses?: number } = {}): Pro
     scanSubnet: '172.29.222.0/24',
     cellEgress: 'none',
     clamdSignatures: 'custom',
+    workspaceSizeMb: '128',
+    quarantineSizeMb: '64',
     buildCaFile: localCaBundle(),
     openclawToken: crypto.randomBytes(32).toString('hex'),
     gatewayToken: crypto.randomBytes(32).toString('hex'),
@@ -101,7 +105,9 @@ export async function run(opts: { crashes?: number; pauses?: number } = {}): Pro
     await waitPaused(false, 'the stand-in cell to run');
 
     // The floor: a pause asked of the engine directly, timed on the engine's clock (the API call
-    // to the pause event), as the sentry's own pause is.
+    // to the pause event), as the sentry's own pause is. The sentry is stopped meanwhile: it owns
+    // the cell's pause and would thaw it at its next look.
+    await d.docker('stop', names.sentryContainer);
     const floor: number[] = [];
     for (let i = 0; i < pauses; i++) {
       const t0 = BigInt(Date.now()) * 1_000_000n;
@@ -111,7 +117,8 @@ export async function run(opts: { crashes?: number; pauses?: number } = {}): Pro
       await d.engine.request('POST', `/containers/${cell}/unpause`);
       watch.events.length = 0;
     }
-    // The sentry thaws what it did not freeze only if the warden is fine: it is, so the cell runs.
+    await d.docker('start', names.sentryContainer);
+    await d.waitHealthy(names.sentryContainer);
     await waitPaused(false, 'the cell to run after the floor');
 
     const freeze: number[] = [];

@@ -79,6 +79,8 @@ export interface WardenConfig {
   clamdThreads: number;
   /** clamd's memory: the signatures (about 1.2 GiB for the official set, twice while reloading) plus its spool. */
   clamdMemoryMb: number;
+  /** The quarantine's own filesystem, in MiB (0: no cap; see infra/model/stores.ts). */
+  quarantineSizeMb: number;
 }
 
 /** One allowed destination besides the internet, e.g. a model server on the LAN. */
@@ -135,6 +137,9 @@ export interface CellConfig {
   openclawPort: number;
   /** Host directory bound as the workspace; empty means a named Docker volume. */
   workspaceHostPath: string;
+  /** The workspace's own filesystem: its size in MiB and its inodes (0: no cap; see infra/model/stores.ts). */
+  workspaceSizeMb: number;
+  workspaceInodes: number;
   /**
    * "allowlist": the egress gate is the only way out (names on clawjail:egressAllow); "internet":
    * any public address, through the moat; "none": no route out at all (local models only).
@@ -193,6 +198,9 @@ export const CONFIG_DEFAULTS = {
   logMaxFiles: '3',
   openclawPort: '18789',
   workspaceHostPath: '',
+  workspaceSizeMb: '10240',
+  workspaceInodes: 'auto',
+  quarantineSizeMb: '4096',
   cellEgress: 'allowlist',
   buildCaFile: '',
   bridgeName: 'clawjail0',
@@ -226,6 +234,25 @@ export const CONFIG_DEFAULTS = {
   gateSubnet: '172.29.79.0/24',
   modelProviders: '[]',
 } as const satisfies Record<string, string>;
+
+/** The smallest and largest capped store (workspace, quarantine): an ext4 image of that many MiB. */
+export const MIN_STORE_MB = 32;
+export const MAX_STORE_MB = 4 * 1024 * 1024;
+/** Inodes of a capped workspace when not set: one per 16 KiB, about what ext4 itself picks. */
+export const STORE_INODES_PER_MB = 64;
+
+/** `workspaceInodes`: "auto" (one per 16 KiB of the size), or a number ext4 can hold (at most one per 4 KiB block). */
+function parseInodes(r: Reader, raw: RawConfig, sizeMb: number): number {
+  const v = (raw.workspaceInodes ?? CONFIG_DEFAULTS.workspaceInodes).trim();
+  if (sizeMb === 0) return 0;
+  if (v === 'auto') return sizeMb * STORE_INODES_PER_MB;
+  const max = sizeMb * 256;
+  if (!/^\d+$/.test(v) || Number(v) < 1024 || Number(v) > max) {
+    r.problems.push(`${CONFIG_NAMESPACE}:workspaceInodes = "${v}": must be "auto" or a whole number from 1024 to ${max} (one per 4 KiB of workspaceSizeMb)`);
+    return sizeMb * STORE_INODES_PER_MB;
+  }
+  return Number(v);
+}
 
 /** clamd's peak while it reloads the official database with ConcurrentDatabaseReload (two copies of about 1.1 GiB). */
 export const FRESHCLAM_RELOAD_PEAK_MB = 2304;
@@ -262,6 +289,15 @@ class Reader {
   private fail<T>(key: string, got: string, allowed: string, fallback: T): T {
     this.problems.push(`${CONFIG_NAMESPACE}:${key} = ${JSON.stringify(got)}: ${allowed}`);
     return fallback;
+  }
+
+  /** 0, or a whole number from min to max. */
+  intOrZero(key: ConfigKey, min: number, max: number, unit = ''): number {
+    const v = this.value(key);
+    if (v === '0') return 0;
+    const n = /^\d+$/.test(v) ? Number(v) : NaN;
+    if (!Number.isSafeInteger(n) || n < min || n > max) return this.fail(key, v, `must be 0 or a whole number from ${min} to ${max}${unit}`, min);
+    return n;
   }
 
   int(key: ConfigKey, min: number, max: number, unit = ''): number {
@@ -650,6 +686,8 @@ export function parseConfig(
         `must be empty (a named volume) or a directory under ${WORKSPACE_ROOTS.join(' or ')} (no "..")`,
       ),
       egress: r.oneOf('cellEgress', EGRESS),
+      workspaceSizeMb: r.intOrZero('workspaceSizeMb', MIN_STORE_MB, MAX_STORE_MB, ' (MiB; 0 = no cap)'),
+      workspaceInodes: 0,
     },
     network: {
       bridgeName: r.matching('bridgeName', BRIDGE_RE, 'must be a Linux interface name: 1-15 letters, digits, _ or -, starting with a letter'),
@@ -674,9 +712,11 @@ export function parseConfig(
       clamdThreads: r.int('clamdThreads', 1, 32),
       // The official signatures alone take about 1.2 GiB; less only makes sense with custom ones.
       clamdMemoryMb: r.int('clamdMemoryMb', 256, 65536, ' (MiB)'),
+      quarantineSizeMb: r.intOrZero('quarantineSizeMb', MIN_STORE_MB, MAX_STORE_MB, ' (MiB; 0 = no cap)'),
     },
     egress: parseEgressGate(r, raw),
   };
+  config.cell.workspaceInodes = parseInodes(r, raw, config.cell.workspaceSizeMb);
   const n = config.network;
   const bridges: [string, string][] = [['bridgeName', n.bridgeName], ['scanBridgeName', n.scanBridgeName], ['gateBridgeName', n.gateBridgeName]];
   bridges.forEach(([key, name], i) => {

@@ -8,6 +8,7 @@ import { Cell, Gateway } from './components/jailContainer';
 import { Moat, moatRulesInputs } from './components/moat';
 import { QuarantineMigration } from './components/quarantineMigration';
 import { JailVolumes } from './components/volumes';
+import { CappedStores } from './components/stores';
 import { Warden } from './components/warden';
 import { legacyQuarantineVolume } from './model/quarantineMigration';
 import { buildJailSpec, egressPolicyDocument, gatewayLoginUrl as loginUrlOf, gatewayUrl as urlOf, gateProxyUrl, jailNames, type Role } from './model';
@@ -61,6 +62,13 @@ const migration = new QuarantineMigration(
   { dockerHost: config.dockerHost, namePrefix: config.namePrefix, from: legacyQuarantineVolume(config.namePrefix), to: names.quarantineVolume, image: config.nodeBaseImage },
   { dependsOn: [volumes] },
 );
+// The workspace and the quarantine on filesystems of their own, of fixed size (infra/model/stores.ts),
+// mounted before anything that writes to them starts.
+const storeList = spec.stores;
+const stores = storeList.length
+  ? new CappedStores('stores', { target: { dockerHost: config.dockerHost, sudo: config.moat.sudo }, namePrefix: config.namePrefix, stores: storeList }, { dependsOn: [volumes, migration] })
+  : undefined;
+const storage = [volumes, migration, ...(stores ? [stores] : [])];
 // freshclam sits on the moated cell bridge, so the warden too waits for the moat.
 const warden = new Warden('warden', {
   ...common,
@@ -69,7 +77,7 @@ const warden = new Warden('warden', {
   clamd: specOf('clamd'),
   warden: specOf('warden'),
   sentry: specOf('sentry'),
-  dependsOn: [moat, volumes, migration],
+  dependsOn: [moat, ...storage],
 });
 // cellEgress allowlist: the gate, its link network and its policy, before the gateway (which
 // joins that network) and the cell (which must find the policy enforced).
@@ -89,7 +97,7 @@ const cell = new Cell('cell', {
   ...common,
   spec: specOf('cell'),
   // The warden watches the workspace before the prisoner can write to it.
-  dependsOn: [moat, volumes, warden.started, gateway.started, ...(gate ? [gate.ready] : [])],
+  dependsOn: [moat, ...storage, warden.started, gateway.started, ...(gate ? [gate.ready] : [])],
   extraLabels: { 'clawjail.netns-owner': gateway.container.id },
 });
 
@@ -112,6 +120,8 @@ export const sentryContainer = warden.sentry.containerName;
 export const scanNetwork = warden.scanNetwork.name;
 /** For `clawjail quarantine --stack`: the volume that holds the quarantine and the audit log. */
 export const quarantineVolume = names.quarantineVolume;
+/** The capped stores: which directory is which image of what size (clawjail:workspaceSizeMb, quarantineSizeMb). */
+export const cappedStoreImages = Object.fromEntries(storeList.map((s) => [s.name, `${s.image} (${s.sizeMb} MiB, ${s.inodes} inodes)`]));
 /** What became of an earlier version's `<prefix>-jail` volume: none, not-ours, copied, done-before. */
 export const quarantineMigration = migration.outcome;
 /** cellEgress allowlist: the gate's container, the proxy URL the cell uses, the policy it enforces. */

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Brings this host to what the tests and a local deploy need. Idempotent: every step checks first.
 #   docker engine (started in the background when there is no init system), iptables, iproute2,
+#   e2fsprogs, mount and util-linux (the capped stores: mkfs.ext4, chattr, losetup, findmnt),
 #   debootstrap (base stand-ins), ClamAV (warden tests), gcc (the cell's attack probe), chromium (the login page's browser test),
 #   npm dependencies, and the compiled services.
 set -euo pipefail
@@ -10,11 +11,11 @@ SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 
 # CLAWJAIL_PREREQS=deploy installs only what a deploy needs; the default is everything for tests.
 if [ "${CLAWJAIL_PREREQS:-test}" = deploy ]; then
-  APT_PACKAGES=(docker.io iptables iproute2 openssl curl)
+  APT_PACKAGES=(docker.io iptables iproute2 openssl curl e2fsprogs mount util-linux)
 elif [ "${CLAWJAIL_PREREQS:-test}" = deploy-offline ]; then
-  APT_PACKAGES=(docker.io iptables iproute2 openssl curl debootstrap)
+  APT_PACKAGES=(docker.io iptables iproute2 openssl curl debootstrap e2fsprogs mount util-linux)
 else
-  APT_PACKAGES=(docker.io iptables iproute2 openssl curl debootstrap clamav-daemon clamdscan clamav-testfiles gcc libc6-dev runsc chromium)
+  APT_PACKAGES=(docker.io iptables iproute2 openssl curl e2fsprogs mount util-linux debootstrap clamav-daemon clamdscan clamav-testfiles gcc libc6-dev runsc chromium)
 fi
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

@@ -9,6 +9,7 @@ import { cellNetworkSpec } from './network';
 import { STACK_LABEL, type ImageSpec, type JailSpec } from './types';
 import { scanNetworkSpec, wardenContainerSpecs } from './warden';
 import { sentryContainerSpec } from './sentry';
+import { cappedStores } from './stores';
 
 /** Each image once, in first-use order (clamd and freshclam share one). */
 function uniqueImages(images: ImageSpec[]): ImageSpec[] {
@@ -29,6 +30,7 @@ export function buildJailSpec(config: JailConfig): JailSpec {
   return {
     namePrefix: config.namePrefix,
     dockerHost: config.dockerHost,
+    stores: cappedStores(config),
     images: uniqueImages(containers.map((c) => c.image)),
     // The cell's (moated) bridge first: the Moat component takes it.
     networks: [cellNetworkSpec(config), scanNetworkSpec(config), ...(gated ? [gateNetworkSpec(config)] : [])],
@@ -49,6 +51,7 @@ export { jailNames, JAIL_VERSION } from './names';
 export { gatewayLoginUrl, gatewayUrl, GATEWAY_INTERNAL_PORT, GATEWAY_LOGIN_INTERNAL_PORT } from './gateway';
 export { egressPolicyDocument, egressFiles, gateProxyUrl, EGRESS_STATE_DIR } from './egress';
 export { CLAMD_PORT, SIGNATURE_DIR, WARDEN_HEALTH_FILE, WARDEN_QUARANTINE_DIR } from './warden';
+export { cappedStores, renderApplyScript as renderStoresApplyScript, renderReleasePrefixScript, renderReadScript as renderStoresReadScript, parseReadOutput as parseStoresReadOutput, STORE_ROOT, type CappedStore, type StoreState } from './stores';
 export { ENGINE_SOCKET_GROUP, engineSocketPath, SENTRY_COMMAND, SENTRY_USER } from './sentry';
 export { containerRunStateScript, waitHealthyScript, gatewayFingerprintScript, parseContainerRunState, pidsLimitScript, type ContainerRunState } from './pids';
 export { shellQuote } from './shell';

@@ -1,5 +1,6 @@
 // The jail as data: what every component declares, independent of Pulumi and of any host.
 import type { RestartPolicy, Runtime, JailSecrets } from '../config';
+import type { CappedStore } from './stores';
 
 export type Role = 'cell' | 'gateway' | 'warden' | 'clamd' | 'freshclam' | 'egress' | 'sentry';
 
@@ -125,6 +126,8 @@ export interface VolumeSpec {
 export interface JailSpec {
   namePrefix: string;
   dockerHost: string;
+  /** The workspace and the quarantine on filesystems of their own (infra/model/stores.ts). */
+  stores: CappedStore[];
   images: ImageSpec[];
   networks: NetworkSpec[];
   volumes: VolumeSpec[];

@@ -7,6 +7,7 @@ import * as path from 'path';
 import * as yaml from 'js-yaml';
 import { REPO_ROOT } from '../../infra/paths';
 import { renderRemoveScript } from '../../infra/model/moatHost';
+import { renderReleasePrefixScript } from '../../infra/model/stores';
 import { run } from '../helpers/run';
 
 jest.setTimeout(40 * 60_000);
@@ -25,6 +26,8 @@ let env: NodeJS.ProcessEnv;
 
 async function scrub(): Promise<void> {
   const e = { ...process.env };
+  // the capped stores are mounts over the volumes' directories: undone before the volumes go
+  await sh('sh', ['-s'], e, renderReleasePrefixScript('unix:///var/run/docker.sock', PREFIX));
   for (const kind of [['ps', '-a', '--format', '{{.Names}}'], ['network', 'ls', '--format', '{{.Name}}'], ['volume', 'ls', '--format', '{{.Name}}']]) {
     const names = (await sh('docker', kind, e)).stdout.split('\n').filter((n) => n.startsWith(`${PREFIX}-`));
     for (const n of names) {
@@ -52,6 +55,8 @@ beforeAll(async () => {
     'clawjail:scanSubnet': '172.29.226.0/24',
     'clawjail:gatewayPort': '18473',
     'clawjail:gatewayLoginPort': '18474',
+    'clawjail:workspaceSizeMb': 256,
+    'clawjail:quarantineSizeMb': 128,
   };
   fs.writeFileSync(STACK_FILE, yaml.dump({ config }));
 }, 10 * 60_000);
@@ -78,7 +83,7 @@ describe('npm run deploy -- --offline', () => {
     // What the offline variant promised to say and do.
     expect(run.stderr).toMatch(/EICAR test signature only/);
     const running = (await sh('docker', ['ps', '--format', '{{.Names}}'], env)).stdout.split('\n').filter((n) => n.startsWith(`${PREFIX}-`)).sort();
-    expect(running).toEqual([`${PREFIX}-cell`, `${PREFIX}-clamd`, `${PREFIX}-gateway`, `${PREFIX}-warden`]);
+    expect(running).toEqual([`${PREFIX}-cell`, `${PREFIX}-clamd`, `${PREFIX}-gateway`, `${PREFIX}-sentry`, `${PREFIX}-warden`]);
   });
 
   it('left the stack where `npm run pulumi` and `clawjail --stack` find it: its secrets are generated, never in the file in clear', async () => {

@@ -9,7 +9,7 @@ import * as path from 'path';
 import type { JailSecrets } from '../../infra/config';
 import { REPO_ROOT } from '../../infra/paths';
 import { hostGroupIds, type HostGroupIds } from '../../infra/components/dockerArgs';
-import { pidsLimitScript, waitHealthyScript, type ContainerSpec, type ImageSpec, type JailSpec, type NetworkSpec } from '../../infra/model';
+import { pidsLimitScript, renderReleasePrefixScript, renderStoresApplyScript, waitHealthyScript, type ContainerSpec, type ImageSpec, type JailSpec, type NetworkSpec } from '../../infra/model';
 import { Engine, socketPathOf } from './engine';
 import { tarOf } from './tar';
 
@@ -119,6 +119,10 @@ export class JailDeployment {
     for (const vol of this.spec.volumes) {
       await this.engine.request('POST', '/volumes/create', { Name: vol.name, Labels: vol.labels });
     }
+    // The capped stores, with the very script the stack runs, before anything writes to them.
+    if (this.spec.stores.length) {
+      await run('/bin/sh', ['-c', renderStoresApplyScript(this.spec.dockerHost, this.spec.namePrefix, this.spec.stores)], { env: this.env, maxBuffer: 16 * MiB });
+    }
     // The engine socket's group, read here as the program reads it on the jail's host.
     const groups: HostGroupIds = { 'engine-socket': String(fs.statSync(socketPathOf(this.spec.dockerHost)).gid) };
     for (const c of this.spec.containers) {
@@ -208,6 +212,8 @@ export class JailDeployment {
       await attempt(() => this.engine.remove(`/containers/${c.name}?force=true&v=true`));
     }
     for (const n of this.spec.networks) await attempt(() => this.engine.remove(`/networks/${n.name}`));
+    // A capped store is a mount over the volume's directory: undone first, or the volume cannot go.
+    await attempt(() => run('/bin/sh', ['-c', renderReleasePrefixScript(this.spec.dockerHost, this.spec.namePrefix)], { env: this.env }));
     for (const v of this.spec.volumes) await attempt(() => this.engine.remove(`/volumes/${v.name}?force=true`));
     if (errors.length) throw new AggregateError(errors, `teardown of ${this.spec.namePrefix} left errors`);
   }

@@ -9,6 +9,7 @@ import * as path from 'path';
 import { fetchPresentedCertificate } from '../../gateway/src/pinned';
 import { moatChainNames } from '../../infra/model/firewall';
 import { moatPaths, renderRemoveScript } from '../../infra/model/moatHost';
+import { renderReleasePrefixScript } from '../../infra/model/stores';
 import { REPO_ROOT } from '../../infra/paths';
 import { EICAR } from '../../warden/test/clamdHarness';
 import { run } from '../helpers/run';
@@ -43,6 +44,9 @@ const CONFIG: Record<string, string> = {
   gateSubnet: '172.29.207.0/24',
   egressAllow: '["allowed.cjeng.invalid"]',
   clamdSignatures: 'custom',
+  // Small capped stores: the real ones, sized for a test.
+  workspaceSizeMb: '128',
+  quarantineSizeMb: '64',
   // This machine has no systemd; the boot restore is tested on its own (test/moat).
   moatBootRestore: 'none',
   buildCaFile: localCaBundle(),
@@ -109,6 +113,8 @@ async function scrub(): Promise<void> {
   for (const c of await names('container')) await docker('rm', '-f', c);
   for (const n of await names('network')) await docker('network', 'rm', n);
   await sh('sh', ['-s'], renderRemoveScript({ namePrefix: PREFIX }));
+  // the capped stores are mounts over the volumes' directories: undone before the volumes go
+  await sh('sh', ['-s'], renderReleasePrefixScript('unix:///var/run/docker.sock', PREFIX));
   for (const v of await names('volume')) await docker('volume', 'rm', '-f', v);
 }
 

@@ -69,6 +69,10 @@ const config = (dockerHost: string, resolvers: string[]): Record<string, string>
   dnsResolvers: JSON.stringify(resolvers),
   egressExceptions: '[]',
   clamdSignatures: 'custom',
+  // The capped stores are tested on this machine's engine (the deploy, the engine and the jail
+  // tests run the same script); the lab hosts here share this machine's mounts.
+  workspaceSizeMb: '0',
+  quarantineSizeMb: '0',
   moatBootRestore: 'none',
   buildCaFile: localCaBundle(),
 });

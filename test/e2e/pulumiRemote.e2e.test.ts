@@ -22,7 +22,8 @@ jest.setTimeout(45 * 60_000);
 const STACK = 'cjtest-remote';
 const PREFIX = 'cjrem';
 const ROLES = ['warden', 'clamd', 'gateway', 'cell'];
-const CONTAINERS = ROLES.map((r) => `${PREFIX}-${r}`).sort();
+// the sentry runs in the warden's image: a container of its own, no image of its own
+const CONTAINERS = [...ROLES, 'sentry'].map((r) => `${PREFIX}-${r}`).sort();
 const CHAINS = moatChainNames(PREFIX);
 const TAG = `clawjail/${PREFIX}:`;
 const SUBNET = '172.29.215.0/24';
@@ -49,6 +50,10 @@ const config = (dockerHost: string): Record<string, string> => ({
   gatewayLoginPort: '18464',
   cellEgress: 'none',
   clamdSignatures: 'custom',
+  // The capped stores are tested on this machine's engine (the deploy, the engine and the jail
+  // tests run the same script); the lab hosts here share this machine's mounts.
+  workspaceSizeMb: '0',
+  quarantineSizeMb: '0',
   // The lab host has no systemd (nor has this machine); the boot restore is tested in test/moat.
   moatBootRestore: 'none',
   buildCaFile: localCaBundle(),
@@ -162,7 +167,7 @@ afterAll(async () => {
 }, 20 * 60_000);
 
 describe('one stack per host: a jail on a remote Docker host over ssh, by the real engine', () => {
-  it('pulumi up deploys the four containers on the remote engine, none here', async () => {
+  it('pulumi up deploys the five containers on the remote engine, none here', async () => {
     const upStarted = Date.now() - 5000; // the remote engine's clock is this machine's
     const r = await timed('up', () =>
       pulumiRun(['up', '--yes', '--skip-preview', '--stack', STACK, '--policy-pack', 'policies'], 40 * 60_000),

@@ -91,6 +91,9 @@ export function testJail(overrides: Record<string, string> = {}): TestJail {
     gatewayToken: crypto.randomBytes(32).toString('hex'),
     gatewayPort: '18443',
     gatewayLoginPort: '18444',
+    // capped stores of a test's size (the cell's tests write little to the workspace)
+    workspaceSizeMb: '128',
+    quarantineSizeMb: '64',
     ...overrides,
   });
   const spec = buildJailSpec(config);

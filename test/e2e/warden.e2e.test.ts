@@ -1,6 +1,7 @@
 // The warden in the jail, on the real Docker engine: the prisoner writes malware into its
 // workspace and finds only a tombstone; the file is in the quarantine volume, which the prisoner cannot see
 // and the operator reads with `clawjail quarantine --stack`; clamd is out of the prisoner's reach.
+import { execFileSync } from 'child_process';
 import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as net from 'net';
@@ -24,6 +25,9 @@ let tmp: string;
 
 /** Runs sh in the cell as the prisoner; the script's stdout. */
 async function prisoner(script: string, input?: Buffer): Promise<string> {
+  // The sentry freezes the cell while the warden is down or behind (a flood): the prisoner runs
+  // again when it is thawed, and an exec into a frozen cell is refused.
+  await waitUntil('the cell to be thawed', async () => ((await jail.deployment.inspect(cell)) as { State: { Paused: boolean } }).State.Paused ? undefined : true, 120_000, { everyMs: 250 });
   const r = await jail.deployment.exec(cell, ['sh', '-c', script], { input });
   if (r.code !== 0) throw new Error(`prisoner script failed (${r.code}): ${script}\n${r.stderr}`);
   return r.stdout;
@@ -119,11 +123,19 @@ describe('the prisoner writes malware into its workspace', () => {
 describe('the quarantine is out of the prisoner\'s reach', () => {
   it('is not mounted in the cell, where the workspace is; it is in the warden', async () => {
     const { quarantineVolume, workspaceVolume } = { quarantineVolume: `${jail.config.namePrefix}-quarantine`, workspaceVolume: `${jail.config.namePrefix}-sandbox_data` };
+    // A volume shows in mountinfo by its path; a capped one (infra/model/stores.ts) by its loop
+    // device's major:minor, which the host tells for the volume's directory.
+    const marks = async (volume: string): Promise<string> => {
+      if (!jail.spec.stores.some((x) => x.volume === volume)) return volume;
+      const dir = await jail.deployment.docker('volume', 'inspect', '--format', '{{.Mountpoint}}', volume);
+      return ` ${execFileSync('mountpoint', ['-d', dir], { encoding: 'utf8' }).trim()} `;
+    };
+    const [ws, q] = [await marks(workspaceVolume), await marks(quarantineVolume)];
     const cellMounts = await prisoner('cat /proc/self/mountinfo');
-    expect(cellMounts).toContain(workspaceVolume);
-    expect(cellMounts).not.toContain(quarantineVolume);
+    expect(cellMounts).toContain(ws);
+    expect(cellMounts).not.toContain(q);
     const wardenMounts = (await jail.deployment.exec(warden, ['cat', '/proc/self/mountinfo'])).stdout;
-    expect(wardenMounts).toContain(quarantineVolume);
+    expect(wardenMounts).toContain(q);
     expect(await prisoner(`test -e ${WARDEN_QUARANTINE_DIR} && echo present || echo absent`)).toBe('absent\n');
     expect(await prisoner(`find / -path /proc -prune -o -name audit.log -print 2>/dev/null | head -1`)).toBe('');
   });
@@ -326,5 +338,56 @@ describe('the warden down: the sentry freezes the prisoner', () => {
     expect(r.gone).toBeGreaterThan(5);
     expect(await paused(cell)).toBe(false);
     expect(await until('OpenClaw to answer after the outages', async () => ((await openclawAnswers()) === '200' ? true : undefined), 60_000)).toBe(true);
+  });
+});
+
+describe('the workspace is a filesystem of its own, of fixed size', () => {
+  const CAP = '/workspace/cap-e2e';
+  const store = () => jail.spec.stores.find((x) => x.name === 'workspace')!;
+  /** The image's allocated blocks on the host's disk: what the host gives the workspace. */
+  const hostBlocks = () => fs.statSync(store().image).blocks;
+
+  it('stops a fallocate, a file flood and an inode flood at the cap with ENOSPC; the host gives nothing more; the warden still quarantines after', async () => {
+    expect(store()).toMatchObject({ sizeMb: 128, volume: 'cjtest-sandbox_data' });
+    const blocks0 = hostBlocks();
+    expect(blocks0 * 512).toBeGreaterThanOrEqual(128 * 1024 * 1024);
+    await prisoner(`mkdir -p ${CAP}`);
+    const size = Number((await prisoner("df --output=size -k /workspace | tail -n 1")).trim());
+    expect(size).toBeLessThanOrEqual(128 * 1024);
+
+    // -n (keep the size): the blocks are taken all the same, while the file stays empty to the
+    // warden. A file of that size would be quarantined as too big to scan, and a quarantine
+    // smaller than it refuses it, which freezes the prisoner (a way it can stop itself, by design)
+    const big = await jail.deployment.exec(cell, ['sh', '-c', `true > ${CAP}/big && fallocate -n -l 1G ${CAP}/big 2>&1; echo rc=$?`]);
+    expect(big.stdout).toMatch(/No space left on device[\s\S]*rc=1/);
+    await prisoner(`rm -f ${CAP}/big`);
+    const free = async () => Number((await prisoner('df --output=avail -k /workspace | tail -n 1')).trim());
+    await until('the space to be free again', async () => ((await free()) > 100 * 1024 ? true : undefined), 60_000);
+
+    // true, not the special builtin ':', whose failed redirection would end the shell
+    const files = Number((await prisoner(`i=0; while head -c 1048576 /dev/zero > ${CAP}/f$i 2>/dev/null; do i=$((i+1)); done; echo $i`)).trim());
+    expect(files).toBeGreaterThan(50);
+    expect(files).toBeLessThanOrEqual(128);
+    await prisoner(`rm -f ${CAP}/f*`);
+    await until('the space to be free again', async () => ((await free()) > 100 * 1024 ? true : undefined), 60_000);
+
+    const inodes = (await prisoner(`mkdir ${CAP}/flood && i=0; while true > ${CAP}/flood/e$i 2>/dev/null; do i=$((i+1)); done; echo $i; true > ${CAP}/flood/one-more 2>/dev/null || echo refused`)).trim().split('\n');
+    expect(Number(inodes[0])).toBeGreaterThan(4000);
+    expect(Number(inodes[0])).toBeLessThanOrEqual(128 * 64);
+    expect(inodes[1]).toBe('refused');
+    await prisoner(`rm -rf ${CAP}/flood`);
+    expect(hostBlocks()).toBe(blocks0);
+
+    // control: the same fallocate where the cap is not (the cell's own /tmp, bounded by its size)
+    // goes through, so it is the cap that stopped it above
+    const tmp = await jail.deployment.exec(cell, ['sh', '-c', 'true > /tmp/cap-control && fallocate -n -l 64M /tmp/cap-control && echo ok; rm -f /tmp/cap-control']);
+    expect(tmp.stdout.trim()).toBe('ok');
+
+    // the warden still judges what comes after the flood
+    await prisoner(`cat > ${CAP}/after.com`, Buffer.from(EICAR));
+    await until('the payload written after the flood to be quarantined', async () => {
+      const names = (await prisoner(`ls -A ${CAP}`)).split('\n').filter(Boolean);
+      return names.includes('after.com.quarantined.txt') && !names.includes('after.com') ? true : undefined;
+    });
   });
 });
