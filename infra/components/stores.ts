@@ -4,6 +4,7 @@
 //
 //   create/update  make each image (once), move what the directory holds into it, mount it, and
 //                  read back: fail unless every store is capped as declared
+//   diff           the declared stores against what is mounted now (read live, every time)
 //   read           what is mounted where, from which image, of what size
 //   delete         nothing: the stores hold the workspace and the quarantine, which outlive the
 //                  stack like their volumes (renderReleaseScript undoes them, by hand)
@@ -36,9 +37,12 @@ async function apply(i: CappedStoresInputs): Promise<CappedStoresState> {
 }
 
 export const cappedStoresProvider: pulumi.dynamic.ResourceProvider = {
+  // The live mounts are read at every diff, not only at a refresh: a store left unmounted (a
+  // reboot, a volume removed and made again by Docker) is applied again by a plain `pulumi up`.
   async diff(_id: string, olds: CappedStoresState, news: CappedStoresInputs) {
     const replaces = olds.target?.dockerHost !== news.target.dockerHost ? ['target'] : [];
-    const changes = replaces.length > 0 || JSON.stringify(olds.stores) !== JSON.stringify(news.stores) || !storesInSync(news.stores, olds.live ?? {});
+    const live = await readLive(news);
+    const changes = replaces.length > 0 || JSON.stringify(olds.stores) !== JSON.stringify(news.stores) || !storesInSync(news.stores, live);
     return { changes, replaces, deleteBeforeReplace: false };
   },
   async create(inputs: CappedStoresInputs) {

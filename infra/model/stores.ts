@@ -100,25 +100,76 @@ function prelude(dockerHost: string): string {
  * inode count, is refused, never changed.
  */
 export function renderApplyScript(dockerHost: string, prefix: string, stores: CappedStore[]): string {
-  const lines = [prelude(dockerHost), `label=${shellQuote(`${STACK_LABEL}=${prefix}`)}`, 'restart=""', 'stopped=0'];
+  const work = `${STORE_ROOT}/${prefix}/.work`;
+  const lines = [prelude(dockerHost), `label=${shellQuote(`${STACK_LABEL}=${prefix}`)}`, `work=${shellQuote(work)}`, 'stopped=""', 'tmpmnt=""', 'newimg=""'];
   lines.push(
-    // stop_stack: the stack's running containers, newest first (the cell before the warden), once
-    'stop_stack() {',
-    '  [ "$stopped" = 1 ] && return 0; stopped=1',
-    '  restart=$(docker ps -q --filter "label=$label" | tr "\\n" " ")',
-    '  [ -z "$restart" ] || docker stop -t 15 $restart >/dev/null',
+    // Whatever happens, nothing is left half done: a temporary mount undone, an image made by this
+    // run and not mounted removed, and what was stopped started again.
+    'cleanup() {',
+    '  rc=$?',
+    '  if [ -n "$tmpmnt" ]; then umount "$tmpmnt" 2>/dev/null || true; rmdir "$tmpmnt" 2>/dev/null || true; fi',
+    '  if [ -n "$newimg" ] && [ "$rc" != 0 ]; then rm -f "$newimg"; fi',
+    '  restart_stopped',
+    '  exit "$rc"',
+    '}',
+    "trap cleanup EXIT",
+    // the containers using a store's directory: by volume, or by the stack's label for a host path
+    'users_of() {',
+    '  if [ -n "$1" ]; then docker ps -q --filter "volume=$1" || fail "docker ps failed"',
+    '  else docker ps -q --filter "label=$label" || fail "docker ps failed"; fi',
+    '}',
+    // Stopped one at a time, each with its own stop timeout, the cell first: a cell the sentry
+    // froze is thawed by its stop, and must stop while the warden and the sentry still run.
+    'stop_users() {',
+    '  ids=$(users_of "$1") || exit 1',
+    '  [ -n "$ids" ] || return 0',
+    '  cells=""; others=""',
+    '  for c in $ids; do',
+    '    n=$(docker inspect --format "{{.Name}}" "$c") || fail "docker inspect failed"',
+    '    case "$n" in */*-cell) cells="$cells $c";; *) others="$others $c";; esac',
+    '  done',
+    '  for c in $cells $others; do docker stop "$c" >/dev/null || fail "cannot stop $c"; stopped="$stopped $c"; done',
+    '}',
+    // Started again in the order the stack starts them: everything but the cell, the sentry
+    // healthy, then the cell (the cell runs only while something can freeze it).
+    'restart_stopped() {',
+    '  [ -n "$stopped" ] || return 0',
+    '  set +e',
+    '  cells=""',
+    '  for c in $(docker ps -aq --filter "label=$label" | tac); do',
+    '    case " $stopped " in *" $c "*) ;; *) continue;; esac',
+    '    n=$(docker inspect --format "{{.Name}}" "$c")',
+    '    case "$n" in */*-cell) cells="$cells $c";; *) docker start "$c" >/dev/null;; esac',
+    '  done',
+    '  s=$(docker ps -q --filter "label=$label" --filter "name=-sentry$")',
+    '  if [ -n "$s" ]; then i=0; while [ "$(docker inspect --format "{{.State.Health.Status}}" "$s")" != healthy ] && [ $i -lt 120 ]; do i=$((i+1)); sleep 1; done; fi',
+    '  for c in $cells; do docker start "$c" >/dev/null; done',
+    '  stopped=""',
+    '  set -e',
     '}',
     'cap() {',
     '  name=$1 vol=$2 host=$3 img=$4 size=$5 inodes=$6 owner=$7 mode=$8',
     '  dir=$(store_dir "$vol" "$host")',
     '  [ -n "$dir" ] || fail "$name: no directory"',
     '  if [ -n "$host" ]; then mkdir -p "$dir"; fi',
+    '  [ ! -L "$dir" ] || fail "$name: $dir is a symbolic link"',
+    '  mkdir -p "$work"; chmod 0700 "$(dirname "$work")" "$work"',
     '  if mountpoint -q "$dir"; then',
     '    [ "$(backing "$dir")" = "$img" ] || fail "$name: $dir is a mount point, but not of $img"',
     '  else',
+    '    chattr -i "$dir" 2>/dev/null || true',
+    '    if [ -n "$(ls -A "$dir")" ]; then',
+    // what an earlier, uncapped version left must fit, or nothing is touched
+    '      used=$(du -sxk "$dir" | cut -f1) || fail "$name: cannot measure $dir"',
+    '      files=$(find "$dir" -xdev | wc -l) || fail "$name: cannot count $dir"',
+    '      [ "$used" -lt $((size * 1024 * 9 / 10)) ] || fail "$name: $dir holds $((used / 1024)) MiB, more than the capped store of $size MiB can take; raise the size or make room"',
+    '      [ "$files" -lt "$inodes" ] || fail "$name: $dir holds $files entries, more than the $inodes inodes of the capped store; raise the count or make room"',
+    '      inner=$(findmnt -rn -o TARGET | while read -r t; do case "$t" in "$dir"/*) echo "$t";; esac; done)',
+    '      [ -z "$inner" ] || fail "$name: $dir has mounts inside it ($inner); undo them first"',
+    '    fi',
     '    if [ ! -e "$img" ]; then',
     '      mkdir -p "$(dirname "$img")"; chmod 0700 "$(dirname "$img")"',
-    '      rm -f "$img.new"',
+    '      rm -f "$img.new"; newimg="$img.new"',
     // reserved on the host's disk now (nodiscard: mkfs would punch the reservation out again), so
     // a full host disk cannot take from the store later, nor a full store from the host
     '      fallocate -l "${size}M" "$img.new"',
@@ -127,37 +178,44 @@ export function renderApplyScript(dockerHost: string, prefix: string, stores: Ca
     // after the first mount through the loop device, which punches holes in the reservation.
     // mke2fs zeroes some ranges by punching holes too: reserved again (fallocate keeps the data).
     '      fallocate -l "${size}M" "$img.new"',
-    '      t=$(mktemp -d); mount -o loop,nosuid,nodev "$img.new" "$t"; rmdir "$t/lost+found"; chmod "$mode" "$t"; umount "$t"; rmdir "$t"',
-    '      mv "$img.new" "$img"',
+    '      tmpmnt=$(mktemp -d -p "$work"); mount -o loop,nosuid,nodev "$img.new" "$tmpmnt"; rmdir "$tmpmnt/lost+found"; chmod "$mode" "$tmpmnt"; umount "$tmpmnt"; rmdir "$tmpmnt"; tmpmnt=""',
+    '      mv "$img.new" "$img"; newimg="$img"',
     '    fi',
-    '    stop_stack',
-    '    chattr -i "$dir" 2>/dev/null || true',
+    // containers that bound the directory as it was must bind it again once the store is mounted
+    '    stop_users "$vol"',
     '    if [ -n "$(ls -A "$dir")" ]; then',
-    '      t=$(mktemp -d); mount -o loop,nosuid,nodev "$img" "$t"',
-    '      if [ -n "$(ls -A "$t")" ]; then umount "$t"; rmdir "$t"; fail "$name: both $dir and $img hold files; keep what you need of one and empty it"; fi',
-    '      cp -a "$dir/." "$t/"',
-    // the copy checked before anything is removed: names, types, modes, owners, link targets, bytes
-    '      a=$(cd "$dir" && find . -printf "%p %y %m %U %G %l\\n" | LC_ALL=C sort | md5sum)',
-    '      b=$(cd "$t" && find . -printf "%p %y %m %U %G %l\\n" | LC_ALL=C sort | md5sum)',
-    '      ha=$(cd "$dir" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 -r md5sum | md5sum)',
-    '      hb=$(cd "$t" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 -r md5sum | md5sum)',
-    '      if [ "$a" != "$b" ] || [ "$ha" != "$hb" ]; then umount "$t"; rmdir "$t"; fail "$name: the copy into $img differs from $dir; nothing was removed"; fi',
-    '      umount "$t"; rmdir "$t"',
-    '      find "$dir" -mindepth 1 -delete',
+    '      tmpmnt=$(mktemp -d -p "$work"); mount -o loop,nosuid,nodev "$img" "$tmpmnt"',
+    '      [ -z "$(ls -A "$tmpmnt")" ] || fail "$name: both $dir and $img hold files; keep what you need of one and empty it"',
+    '      cp -a "$dir/." "$tmpmnt/" || fail "$name: the copy into $img failed; nothing was removed"',
+    // The copy checked before anything is removed (names, types, modes, owners, link targets,
+    // bytes), each step on its own so that a failure is not a pipe's silent empty output.
+    '      for side in a b; do',
+    '        if [ $side = a ]; then from=$dir; else from=$tmpmnt; fi',
+    '        (cd "$from" && find . -xdev -printf "%p %y %m %U %G %l\\n") > "$work/list.$side" || fail "$name: cannot list $from"',
+    '        LC_ALL=C sort -T "$work" "$work/list.$side" > "$work/sorted.$side" || fail "$name: cannot sort the listing of $from"',
+    '        (cd "$from" && find . -xdev -type f -print0) > "$work/files.$side" || fail "$name: cannot list the files of $from"',
+    '        LC_ALL=C sort -z -T "$work" "$work/files.$side" > "$work/fsorted.$side" || fail "$name: cannot sort the files of $from"',
+    '        (cd "$from" && xargs -0 -r md5sum < "$work/fsorted.$side") > "$work/sums.$side" || fail "$name: cannot hash the files of $from"',
+    '      done',
+    '      [ -s "$work/sorted.a" ] || fail "$name: the listing of $dir is empty"',
+    '      cmp -s "$work/sorted.a" "$work/sorted.b" && cmp -s "$work/sums.a" "$work/sums.b" || fail "$name: the copy into $img differs from $dir; nothing was removed"',
+    '      rm -f "$work"/list.* "$work"/sorted.* "$work"/files.* "$work"/fsorted.* "$work"/sums.*',
+    '      umount "$tmpmnt"; rmdir "$tmpmnt"; tmpmnt=""',
+    '      find "$dir" -xdev -mindepth 1 -delete',
     '    fi',
     '    chmod 000 "$dir"; chattr +i "$dir"',
-    '    mount -o loop,nosuid,nodev "$img" "$dir"',
+    '    mount -o loop,nosuid,nodev "$img" "$dir"; newimg=""',
     '  fi',
     '  got=$(stat -c %s "$img"); [ "$got" = "$((size * 1048576))" ] || fail "$name: $img holds $((got / 1048576)) MiB, the stack asks for $size MiB; a capped store is not resized in place (move its files out, remove $img, run again)"',
     // mkfs rounds the inode count up to whole block groups: at least as many as asked is right
     '  got=$(df --output=itotal "$dir" | tail -n 1 | tr -d " "); [ "$got" -ge "$inodes" ] || fail "$name: $img has $got inodes, the stack asks for $inodes; a capped store is not changed in place"',
+    // the reservation on the host's disk kept (a trim through the loop device punches holes)
+    '  fallocate -l "${size}M" "$img"',
     '}',
   );
   for (const s of stores) {
     lines.push(['cap', s.name, s.volume ?? '', s.hostPath ?? '', s.image, String(s.sizeMb), String(s.inodes), s.owner, s.mode].map((a, i) => (i === 0 ? a : shellQuote(a))).join(' '));
   }
-  // what was stopped for a move runs again, in the order it was started
-  lines.push('if [ -n "$restart" ]; then for c in $(echo $restart | tr " " "\\n" | tac); do docker start "$c" >/dev/null; done; fi');
   return lines.join('\n') + '\n';
 }
 

@@ -10,9 +10,11 @@ import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { parseReadOutput, renderApplyScript, renderReadScript, renderReleaseScript, type CappedStore } from '../../infra/model/stores';
+import { parseReadOutput, renderApplyScript, renderReadScript, renderReleaseScript, STORE_ROOT, type CappedStore } from '../../infra/model/stores';
 
 const DOCKER_HOST = 'unix:///var/run/docker.sock';
+/** The prefix the scripts keep their scratch under (STORE_ROOT/<prefix>/.work); no stack of it exists. */
+const PREFIX = 'cjstores-none';
 const PRISONER = 1000;
 
 function notApplicable(): string | null {
@@ -79,15 +81,32 @@ describeHere('capped stores on this machine', () => {
     if (!root) return;
     sh(renderReleaseScript(DOCKER_HOST, [store]));
     fs.rmSync(root, { recursive: true, force: true });
+    fs.rmSync(path.join(STORE_ROOT, PREFIX), { recursive: true, force: true });
+  });
+
+  it('refuses, touching nothing, a directory that holds more than the store can take', () => {
+    const small = { ...store, sizeMb: 32, inodes: 1024, image: path.join(root, 'images', 'small.img') };
+    const big = path.join(store.hostPath!, 'big.bin');
+    fs.writeFileSync(big, crypto.randomBytes(40 * 1024 * 1024));
+    try {
+      const r = sh(renderApplyScript(DOCKER_HOST, PREFIX, [small]));
+      expect(r.status).not.toBe(0);
+      expect(r.stderr).toMatch(/more than the capped store of 32 MiB can take/);
+      expect(fs.existsSync(small.image)).toBe(false);
+      expect(read()).toEqual({ state: 'uncapped' });
+    } finally {
+      fs.rmSync(big);
+    }
+    expect(tree(store.hostPath!)).toEqual(before);
   });
 
   it('moves what the directory holds into the image, unchanged, and mounts it', () => {
-    const r = sh(renderApplyScript(DOCKER_HOST, 'cjstores-none', [store]));
+    const r = sh(renderApplyScript(DOCKER_HOST, PREFIX, [store]));
     expect({ code: r.status, err: r.stderr }).toEqual({ code: 0, err: '' });
     expect(read()).toEqual({ state: 'capped', image: store.image, sizeMb: 64, inodes: 2048 });
     expect(tree(store.hostPath!)).toEqual(before);
     // applied again: nothing to do, nothing changed
-    expect(sh(renderApplyScript(DOCKER_HOST, 'cjstores-none', [store])).status).toBe(0);
+    expect(sh(renderApplyScript(DOCKER_HOST, PREFIX, [store])).status).toBe(0);
     expect(tree(store.hostPath!)).toEqual(before);
   });
 
@@ -138,13 +157,13 @@ describeHere('capped stores on this machine', () => {
     // nothing can be written in the bare directory: not by the prisoner, not even by root
     expect(asPrisoner(`true > ${ws}/x && echo written`).stdout).not.toContain('written');
     expect(sh(`true > '${ws}/x' && echo written`).stdout).not.toContain('written');
-    expect(sh(renderApplyScript(DOCKER_HOST, 'cjstores-none', [store])).status).toBe(0);
+    expect(sh(renderApplyScript(DOCKER_HOST, PREFIX, [store])).status).toBe(0);
     expect(read()).toMatchObject({ state: 'capped' });
     expect(tree(ws)).toEqual(before);
   });
 
   it('refuses to change the size of a store in place, and leaves it as it was', () => {
-    const r = sh(renderApplyScript(DOCKER_HOST, 'cjstores-none', [{ ...store, sizeMb: 128 }]));
+    const r = sh(renderApplyScript(DOCKER_HOST, PREFIX, [{ ...store, sizeMb: 128 }]));
     expect(r.status).not.toBe(0);
     expect(r.stderr).toMatch(/holds 64 MiB, the stack asks for 128 MiB; a capped store is not resized in place/);
     expect(read()).toMatchObject({ state: 'capped', sizeMb: 64 });
@@ -153,7 +172,7 @@ describeHere('capped stores on this machine', () => {
 
   it('refuses a directory mounted from something else', () => {
     const other = { ...store, image: path.join(root, 'images', 'other.img') };
-    const r = sh(renderApplyScript(DOCKER_HOST, 'cjstores-none', [other]));
+    const r = sh(renderApplyScript(DOCKER_HOST, PREFIX, [other]));
     expect(r.status).not.toBe(0);
     expect(r.stderr).toMatch(/is a mount point, but not of/);
   });
