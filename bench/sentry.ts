@@ -10,13 +10,11 @@
 //
 //   npm run bench -- sentry
 import { spawn } from 'child_process';
-import * as crypto from 'crypto';
 import * as fs from 'fs';
 import { hostBuildArgs } from '../infra/buildArgs';
-import { parseConfig } from '../infra/config';
-import { buildJailSpec, jailNames, type JailSpec } from '../infra/model';
+import { jailNames, type JailSpec } from '../infra/model';
 import { JailDeployment } from '../test/e2e/deployer';
-import { DEBIAN_STANDIN, localCaBundle, NODE_STANDIN, seedSignatures } from '../test/e2e/testJail';
+import { DEBIAN_STANDIN, seedSignatures, testJail } from '../test/e2e/testJail';
 import { until } from '../test/helpers/wait';
 import type { BenchRow } from './moat';
 
@@ -62,23 +60,15 @@ const rssOf = async (d: JailDeployment, container: string): Promise<number> => {
 export async function run(opts: { crashes?: number; pauses?: number } = {}): Promise<BenchRow[]> {
   const crashes = opts.crashes ?? 5;
   const pauses = opts.pauses ?? 10;
-  const { config, secrets } = parseConfig({
+  // The end-to-end tests' stack config (stand-in images, no egress, small capped stores), under a
+  // prefix and networks of the bench's own.
+  const { config, secrets, spec: full } = testJail({
     namePrefix: PREFIX,
-    nodeBaseImage: NODE_STANDIN,
-    debianBaseImage: DEBIAN_STANDIN,
     bridgeName: 'cjsbench0',
     subnet: '172.29.221.0/24',
     scanBridgeName: 'cjsbench1',
     scanSubnet: '172.29.222.0/24',
-    cellEgress: 'none',
-    clamdSignatures: 'custom',
-    workspaceSizeMb: '128',
-    quarantineSizeMb: '64',
-    buildCaFile: localCaBundle(),
-    openclawToken: crypto.randomBytes(32).toString('hex'),
-    gatewayToken: crypto.randomBytes(32).toString('hex'),
   });
-  const full = buildJailSpec(config);
   const names = jailNames(config);
   const keep = new Set(['clamd', 'warden', 'sentry']);
   const containers = full.containers.filter((c) => keep.has(c.role));

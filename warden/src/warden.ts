@@ -301,11 +301,12 @@ export class Warden {
   health(): HealthSnapshot {
     const reasons: string[] = [];
     const clamd = this.monitor.snapshot();
+    const queue = this.queue.stats();
     if (!clamd.up) reasons.push('clamd-unreachable');
     if (this.watcherLimited) reasons.push('watcher-limited');
     if (this.counters.auditErrors > 0) reasons.push('audit-errors');
     // a failing file is in flight or queued again: count both, or a report between its tries says ok
-    if (this.counters.quarantineFailures > 0 && this.queue.size + this.queue.stats().inflight > 0) reasons.push('quarantine-failures');
+    if (this.counters.quarantineFailures > 0 && queue.pending + queue.inflight > 0) reasons.push('quarantine-failures');
     const status = this.stopping ? 'stopping' : !this.started ? 'starting' : reasons.length ? 'degraded' : 'ok';
     const mem = process.memoryUsage();
     return {
@@ -314,11 +315,11 @@ export class Warden {
       updatedAt: new Date().toISOString(),
       // what an outage left is judged: the startup walk done and nothing queued or in flight (the
       // periodic and degraded rescans do not count: they may run on for as long as they like)
-      caughtUp: this.walks.startup.state === 'done' && this.queue.size === 0 && this.queue.stats().inflight === 0,
+      caughtUp: this.walks.startup.state === 'done' && queue.pending === 0 && queue.inflight === 0,
       pid: process.pid,
       uptimeS: Math.round((Date.now() - this.startedAt) / 1000),
       clamd: { endpoint: endpointToString(this.cfg.clamd), ...clamd },
-      queue: this.queue.stats(),
+      queue,
       startupScan: this.walks.startup,
       walksActive: this.walks.active,
       busy: this.busy,
