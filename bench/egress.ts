@@ -3,7 +3,10 @@
 // hardening on a dockerd of its own; nothing leaves the machine), in the same run:
 //   - through the gate: a client in the cell opens a CONNECT tunnel, then TLS to the world;
 //   - the moat alone:   the same client in the gate's own container (on the cell's bridge,
-//                       behind the same moat rules) connects to the world directly.
+//                       behind the same moat rules) connects to the world directly;
+// first over the lab's bare veths (the bound is this machine's CPUs), then again over an uplink
+// shaped to a real host's rate (the bound is the link, the goal's case: the gate must not be
+// what limits the cell).
 // The lab lifts the moat's per-address connection rate (clawjail:moatConnRate) out of the way:
 // both paths leave from the gate's address, and the default rate would cap both alike.
 // Needs root and the node stand-in image (infra/images/standins/build.sh).
@@ -27,6 +30,11 @@ export interface EgressBenchOptions {
   parallel?: number;
   /** Open tunnels for the memory figure (default 200). */
   tunnels?: number;
+  /**
+   * The jail host's uplink for the second pair of download figures, in Mbit/s (default 1000; 0
+   * skips them): the world's side of the lab's uplink shaped to that rate (tc tbf).
+   */
+  uplinkMbit?: number;
 }
 
 interface Download {
@@ -92,6 +100,20 @@ async function measure(lab: GateLab, opts: Required<EgressBenchOptions>): Promis
   }
   const mbps = (ds: Download[]) => mean(ds.map((d) => d.bytes / 1e6 / (d.ms / 1000)));
 
+  // The same downloads over an uplink of a real host's rate. Unshaped, the lab's veths move bytes
+  // as fast as the two paths' processes can encrypt, copy and decrypt on this machine's cores,
+  // and the gate's extra copy and TCP hop show at full weight; over a link, what the cell gets
+  // is the link's rate unless the gate is slower than the link.
+  const shaped = opts.uplinkMbit > 0 ? await overUplink(lab, opts.uplinkMbit, async () => {
+    const got = { gate: [] as Download[], moat: [] as Download[] };
+    await direct({ ...dl, bytes: 1 << 20, rounds: 1 });
+    for (let i = 0; i < opts.rounds; i++) {
+      got.moat.push(...((await direct(dl)).runs as Download[]));
+      got.gate.push(...((await viaGate(dl)).runs as Download[]));
+    }
+    return got;
+  }) : null;
+
   // The gate's memory: idle, then with the tunnels open (each through its TLS handshake).
   // The gate's node process (PID 1 is Docker's init), found by its command line.
   const findRss =
@@ -116,6 +138,16 @@ async function measure(lab: GateLab, opts: Required<EgressBenchOptions>): Promis
       unit: 'MB/s',
       baseline: { name: moatSame, value: round(mbps(downloads.moat)) },
     },
+    ...(shaped
+      ? [
+          {
+            name: `egress: download throughput over a ${opts.uplinkMbit} Mbit/s uplink (the world's side shaped by tc tbf; TLS, ${mb(opts.bytes)})`,
+            value: round(mbps(shaped.gate)),
+            unit: 'MB/s',
+            baseline: { name: `${moatSame}, same uplink`, value: round(mbps(shaped.moat)) },
+          },
+        ]
+      : []),
     {
       name: 'egress: time to first byte of a new HTTPS request (median; connect, TLS, GET)',
       value: round(median(downloads.gate.map((d) => d.ttfbMs)), 2),
@@ -135,6 +167,22 @@ async function measure(lab: GateLab, opts: Required<EgressBenchOptions>): Promis
       baseline: { name: 'the gate idle (same run)', value: round(idle / 1024) },
     },
   ];
+}
+
+/**
+ * Runs `fn` with the lab's uplink shaped to `mbit` in the download direction (the world's end of
+ * the veth: the world's namespace is the lab's own), and takes the shaping off after.
+ */
+async function overUplink<T>(lab: GateLab, mbit: number, fn: () => Promise<T>): Promise<T> {
+  const dev = `${lab.prefix}l`;
+  const tc = (...a: string[]) => runCommand('ip', ['netns', 'exec', lab.worldNs, 'tc', 'qdisc', ...a]);
+  // A burst of 1 MB holds the veth's 64 KiB segments (GSO) many times over; 50 ms of queue.
+  await tc('replace', 'dev', dev, 'root', 'tbf', 'rate', `${mbit}mbit`, 'burst', '1mb', 'latency', '50ms');
+  try {
+    return await fn();
+  } finally {
+    await tc('del', 'dev', dev, 'root');
+  }
 }
 
 /** Opens n tunnels from the cell, reads the gate's RSS while they are open, then closes them. */
@@ -177,6 +225,7 @@ export async function run(o: EgressBenchOptions = {}): Promise<BenchRow[]> {
     seconds: o.seconds ?? 3,
     parallel: o.parallel ?? 4,
     tunnels: o.tunnels ?? 200,
+    uplinkMbit: o.uplinkMbit ?? 1000,
   };
   const lab = new GateLab({ moatConnRate: '10000', moatConnBurst: '10000' });
   try {

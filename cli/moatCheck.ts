@@ -1,6 +1,6 @@
 // The moat's live rules against its declaration, for `clawjail moat check` and `clawjail status`.
 import type { JailConfig } from '../infra/config';
-import { readLiveMoat, resolveResolvers } from '../infra/components/moatExec';
+import { readLiveMoatSettled, resolveResolvers } from '../infra/components/moatExec';
 import { formatDrift, moatChainNames, moatDrift, moatRulesPlan, moatTag, renderMoatRules, type MoatRulesPlan } from '../infra/model/firewall';
 import type { MoatTarget } from '../infra/model/moatHost';
 
@@ -29,7 +29,7 @@ export async function declaredMoat(config: JailConfig): Promise<{ plan: MoatRule
 /** Throws HostCommandError when the host's rules cannot be read. */
 export async function checkMoat(stack: string, config: JailConfig): Promise<MoatCheck> {
   const { plan, rules, target } = await declaredMoat(config);
-  const live = await readLiveMoat(target, plan);
+  const live = await readLiveMoatSettled(target, plan, rules);
   const drift = moatDrift(rules, live.rules);
   const where = config.dockerHost.startsWith('ssh://') ? config.dockerHost : 'this machine';
   const chains = moatChainNames(plan.namePrefix);

@@ -4,7 +4,7 @@
 //
 // The functions below are captured by value into the moat's dynamic provider (Pulumi serializes
 // it): they use nothing but Node built-ins, required inside the functions, and the pure spec.
-import { hostResolvers, liveMoatRules, type MoatRulesPlan } from '../model/firewall';
+import { hostResolvers, liveMoatRules, moatDrift, type MoatRulesPlan } from '../model/firewall';
 import { runScript } from './hostScript';
 import {
   hostShellArgv,
@@ -41,4 +41,25 @@ export interface LiveMoat {
 export async function readLiveMoat(target: MoatTarget, plan: MoatRulesPlan): Promise<LiveMoat> {
   const raw = parseReadOutput(await runOnHost(target, renderReadScript(plan, target.root)));
   return { rules: liveMoatRules(raw.save4, raw.save6, plan), files: raw.files, raw };
+}
+
+/**
+ * Reads the live rules again, a few times, while they differ from `declared`. dockerd moves its
+ * `FORWARD -j DOCKER-USER` jump to the top whenever it creates a network (it deletes it, then
+ * inserts it again: two iptables calls), and a read between the two sees FORWARD without it. A
+ * drift that stays over `tries` reads is real; a read that comes back in sync ends at once.
+ */
+export async function readLiveMoatSettled(
+  target: MoatTarget,
+  plan: MoatRulesPlan,
+  declared: string,
+  opts: { tries?: number; delayMs?: number } = {},
+): Promise<LiveMoat> {
+  const tries = opts.tries ?? 5;
+  let live = await readLiveMoat(target, plan);
+  for (let i = 1; i < tries && moatDrift(declared, live.rules).length > 0; i++) {
+    await new Promise((r) => setTimeout(r, opts.delayMs ?? 200));
+    live = await readLiveMoat(target, plan);
+  }
+  return live;
 }

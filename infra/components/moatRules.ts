@@ -17,7 +17,7 @@ import * as pulumi from '@pulumi/pulumi';
 import type { BootRestore, EgressException, MoatConnLimits } from '../config';
 import { formatDrift, moatDrift, renderMoatRules, type MoatRulesPlan } from '../model/firewall';
 import { moatFiles, renderInstallScript, renderRemoveScript, type MoatTarget } from '../model/moatHost';
-import { readLiveMoat, resolveResolvers, runOnHost } from './moatExec';
+import { readLiveMoat, readLiveMoatSettled, resolveResolvers, runOnHost } from './moatExec';
 
 export interface MoatRulesInputs {
   target: MoatTarget;
@@ -137,7 +137,7 @@ export async function applyMoat(inputs: MoatRulesInputs): Promise<MoatRulesState
   const resolvers = await resolversFor(inputs);
   const d = declaredMoat(inputs, resolvers);
   await runOnHost(inputs.target, renderInstallScript(d.plan, d.rules, inputs.bootRestore, inputs.target.root));
-  const live = await readLiveMoat(inputs.target, d.plan);
+  const live = await readLiveMoatSettled(inputs.target, d.plan, d.rules);
   const drift = moatDrift(d.rules, live.rules);
   if (drift.length) {
     throw new Error(`the moat was applied on ${inputs.target.dockerHost} but its live rules differ from the declared ones:\n${formatDrift(drift)}`);
@@ -177,7 +177,9 @@ export async function readMoat(props: MoatRulesState): Promise<MoatRulesState> {
     ...(props.internetFrom ? { internetFrom: props.internetFrom } : {}),
     ...(props.connLimits ? { connLimits: props.connLimits } : {}),
   };
-  return stateFromLive(props, await readLiveMoat(props.target, plan));
+  // Settled against what was last applied (or read): dockerd's jump moves while it makes a network.
+  const live = props.rules ? await readLiveMoatSettled(props.target, plan, props.rules) : await readLiveMoat(props.target, plan);
+  return stateFromLive(props, live);
 }
 
 export async function removeMoat(props: MoatRulesInputs): Promise<void> {

@@ -17,7 +17,7 @@ import { until as waitUntil } from '../helpers/wait';
 import { clawjailWith } from './cli';
 import { LEGACY_ID, seedLegacyQuarantine } from './legacyQuarantine';
 import { Engine } from './engine';
-import { PulumiSandbox } from './pulumiCli';
+import { failureOf, PulumiSandbox } from './pulumiCli';
 import { DEBIAN_STANDIN, NODE_STANDIN, localCaBundle, seedSignatures } from './testJail';
 
 jest.setTimeout(30 * 60_000);
@@ -233,13 +233,13 @@ describe('drift: pulumi preview --refresh --expect-no-changes sees what was chan
     await pulumi.ok(['up', '--refresh', '--yes', '--skip-preview', '--stack', STACK]);
     await healed();
     const again = await pulumi.run(['preview', '--refresh', '--expect-no-changes', '--stack', STACK]);
-    expect({ what, code: again.code, out: again.code === 0 ? '' : again.all.slice(-4000) }).toEqual({ what, code: 0, out: '' });
+    expect({ what, code: again.code, out: failureOf(again) }).toEqual({ what, code: 0, out: '' });
     if (failing.length) await statusSafe();
   }
 
   it('no drift right after the deploy', async () => {
     const r = await pulumi.run(['preview', '--refresh', '--expect-no-changes', '--stack', STACK]);
-    expect({ code: r.code, out: r.code === 0 ? '' : r.all.slice(-4000) }).toEqual({ code: 0, out: '' });
+    expect({ code: r.code, out: failureOf(r) }).toEqual({ code: 0, out: '' });
     expect((await clawjailWith({ env: pulumi.env }, 'moat', 'check', '--stack', STACK)).code).toBe(0);
     // clawjail status: every part in place, the gateway at its URL with the stack's fingerprint
     await statusSafe();
@@ -287,7 +287,7 @@ describe('drift: pulumi preview --refresh --expect-no-changes sees what was chan
     expect(policy.allow).toEqual(['allowed.cjeng.invalid', 'fetch.cjeng.invalid']);
     expect((await inspect(`${PREFIX}-egress`)).State.StartedAt).toBe(startedAt);
     const r = await pulumi.run(['preview', '--refresh', '--expect-no-changes', '--stack', STACK]);
-    expect({ code: r.code, out: r.code === 0 ? '' : r.all.slice(-4000) }).toEqual({ code: 0, out: '' });
+    expect({ code: r.code, out: failureOf(r) }).toEqual({ code: 0, out: '' });
     // The policy file changed by any other hand is drift, and up puts the declared one back.
     await dockerOk('exec', `${PREFIX}-egress`, 'sh', '-c', `printf '{"allow":["*.cjeng.invalid"],"deny":[]}' > /var/lib/clawjail-egress/policy.json`);
     await expectDriftThenHeal('policy file rewritten', /egress-policy/, async () => {
@@ -350,7 +350,7 @@ describe('the policy pack and the config, through the engine', () => {
       expect(state.stdout).not.toContain('docker:index/container:Container');
       // The control: without the policy pack the same engine would have run it.
       const unchecked = await pulumi.run(['preview', '--stack', stack], { cwd: dir });
-      expect({ code: unchecked.code, out: unchecked.code === 0 ? '' : unchecked.all.slice(-3000) }).toEqual({ code: 0, out: '' });
+      expect({ code: unchecked.code, out: failureOf(unchecked) }).toEqual({ code: 0, out: '' });
     } finally {
       await pulumi.run(['stack', 'rm', '--yes', '--force', '--stack', stack], { cwd: dir });
       fs.rmSync(path.join(dir, `Pulumi.${stack}.yaml`), { force: true });
@@ -378,7 +378,7 @@ describe('update: a changed setting is applied by pulumi up', () => {
     await pulumi.ok(['up', '--yes', '--skip-preview', '--stack', STACK, '--policy-pack', 'policies']);
     expect((await inspect(`${PREFIX}-cell`)).HostConfig.Memory).toBe(1800 * 1024 * 1024);
     const r = await pulumi.run(['preview', '--refresh', '--expect-no-changes', '--stack', STACK]);
-    expect({ code: r.code, out: r.code === 0 ? '' : r.all.slice(-4000) }).toEqual({ code: 0, out: '' });
+    expect({ code: r.code, out: failureOf(r) }).toEqual({ code: 0, out: '' });
   });
 });
 

@@ -19,6 +19,16 @@ export interface RunResult {
   all: string;
 }
 
+/**
+ * What a failed run said, for an assertion's diff: the engine's Diagnostics section (where its
+ * errors are) when there is one, else the end of the output; '' when the run succeeded.
+ */
+export function failureOf(r: RunResult, max = 5000): string {
+  if (r.code === 0) return '';
+  const at = r.all.lastIndexOf('Diagnostics:');
+  return at >= 0 ? r.all.slice(at, at + max) : r.all.slice(-max);
+}
+
 /** The engine's bin directory: built by run-all.sh before the tests, or here if missing. */
 export function engineBin(): string {
   return execFileSync('bash', [path.join(REPO_ROOT, 'scripts', 'pulumi-engine.sh'), '--quiet'], {
@@ -77,7 +87,7 @@ export class PulumiSandbox {
   /** Like run, but a non-zero exit throws with what the engine said. */
   async ok(args: string[], opts: { timeoutMs?: number } = {}): Promise<RunResult> {
     const r = await this.run(args, opts);
-    if (r.code !== 0) throw new Error(`pulumi ${args.join(' ')} exited ${r.code}:\n${r.all.slice(-8000)}`);
+    if (r.code !== 0) throw new Error(`pulumi ${args.join(' ')} exited ${r.code}:\n${failureOf(r, 8000)}`);
     return r;
   }
 

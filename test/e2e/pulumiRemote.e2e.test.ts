@@ -11,7 +11,7 @@ import * as path from 'path';
 import { moatChainNames } from '../../infra/model/firewall';
 import { moatPaths } from '../../infra/model/moatHost';
 import { clawjailWith } from './cli';
-import { PulumiSandbox, type RunResult as PulumiRun } from './pulumiCli';
+import { failureOf, PulumiSandbox, type RunResult as PulumiRun } from './pulumiCli';
 import { steps } from '../helpers/run';
 import { RemoteDockerHost, run, STANDIN_IMAGES } from './remoteHost';
 import { remoteNames as remoteNamesOf, scrubRemote as scrubRemoteOf, openRemoteStack, timed as timedIn } from './remoteStack';
@@ -62,7 +62,7 @@ const config = (dockerHost: string): Record<string, string> => ({
 const timed = <T>(what: string, fn: () => Promise<T>): Promise<T> => timedIn(timings, what, fn);
 
 const pulumiRun = (args: string[], timeoutMs = 20 * 60_000): Promise<PulumiRun> => pulumi.run(args, { env, timeoutMs });
-const failure = (r: PulumiRun) => (r.code === 0 ? '' : r.all.slice(-6000));
+const failure = (r: PulumiRun) => failureOf(r);
 
 const remoteNames = (kind: 'container' | 'network' | 'volume') => remoteNamesOf(host, PREFIX, kind);
 

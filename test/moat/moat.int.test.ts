@@ -4,12 +4,14 @@
 //
 // Nothing here can reach the real network: the lab's jail host routes only into the lab's world
 // namespace, and every probe proves its answer with a nonce. Needs root (CI runs as root).
+import { spawn } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { REPO_ROOT } from '../../infra/paths';
-import { moatTag, renderMoatRules, moatRulesPlan, splitFamilies } from '../../infra/model/firewall';
+import { moatDrift, moatTag, renderMoatRules, moatRulesPlan, splitFamilies } from '../../infra/model/firewall';
 import { moatPaths } from '../../infra/model/moatHost';
 import { readMoat, moatRulesProvider, type MoatRulesState } from '../../infra/components/moatRules';
+import { readLiveMoat } from '../../infra/components/moatExec';
 import { A, MoatLab, nonce, run, type Probe, type ProbeResult } from './lab';
 
 jest.setTimeout(300_000);
@@ -197,6 +199,39 @@ describe('the moat in a namespace lab, probed from real containers', () => {
     expect(rules4.length).toBe(rendered.v4.split('\n').filter((l) => /^-[AI] /.test(l)).length);
     expect(rules6.length).toBe(rendered.v6.split('\n').filter((l) => /^-[AI] /.test(l)).length);
     for (const l of [...rules4, ...rules6]) expect(l).toContain(`--comment "${moatTag(lab.prefix)}`);
+  });
+
+  it("dockerd moving its FORWARD jump (delete, then insert at the top, as at each network it makes) during an apply, a refresh and a check: each waits for it to settle", async () => {
+    // dockerd's own two calls, in a loop, in the lab host's namespace; stopped by its PID.
+    const flicker = spawn('ip', ['netns', 'exec', lab.hostNs, 'sh', '-c', 'while :; do iptables -w -D FORWARD -j DOCKER-USER; iptables -w -I FORWARD -j DOCKER-USER; sleep 0.1; done'], { stdio: 'ignore' });
+    const stopped = new Promise((r) => flicker.once('close', r));
+    try {
+      // Control: one bare read does catch FORWARD without the jump, so the race is real here.
+      const plan = moatRulesPlan(lab.config, [A.resolver]);
+      let caught = '';
+      for (let i = 0; i < 300 && !caught; i++) {
+        const d = moatDrift(state.rules, (await readLiveMoat(state.target, plan)).rules);
+        if (d.length) caught = d.filter((l) => l.op !== ' ').map((l) => `${l.op} ${l.line}`).join('\n');
+      }
+      expect(caught).toMatch(/^\+ # dockerd: FORWARD does not start with -j DOCKER-USER/m);
+      for (let i = 0; i < 5; i++) {
+        state = (await moatRulesProvider.update!(lab.id, state, lab.moatInputs())).outs as MoatRulesState;
+        expect(moatDrift(state.rules, (await readMoat(state)).rules)).toEqual([]);
+        expect(await moatCheck()).toMatchObject({ code: 0, out: expect.stringMatching(/in sync/) });
+      }
+    } finally {
+      if (flicker.pid !== undefined && flicker.exitCode === null) flicker.kill('SIGTERM');
+      await stopped;
+      await lab.hostSh('iptables -w -D FORWARD -j DOCKER-USER 2>/dev/null; iptables -w -I FORWARD -j DOCKER-USER');
+    }
+    // A jump that stays away is drift, settled or not.
+    await lab.hostSh('iptables -w -D FORWARD -j DOCKER-USER');
+    try {
+      expect(await moatCheck()).toMatchObject({ code: 1, out: expect.stringMatching(/DRIFT[^]*FORWARD does not start with -j DOCKER-USER/) });
+    } finally {
+      await lab.hostSh('iptables -w -I FORWARD -j DOCKER-USER');
+    }
+    expect((await moatCheck()).code).toBe(0);
   });
 
   it('an update swaps the rules atomically: a flood during 20 updates never gets through', async () => {
