@@ -224,11 +224,14 @@ async function run(opts = {}) {
   for (const d of [ws, jail, samples]) fs.mkdirSync(d);
   let clamd = null;
   let warden = null;
+  let sessionClient = null;
   const rows = [];
   try {
     clamd = await H.startClamd({ maxThreads: o.threads, streamMaxLength: '64M', maxFileSize: '64M', maxScanSize: '256M', extraConfig: ['DisableCache yes'] });
     const confFile = path.join(clamd.dir, 'clamd.conf');
     const client = new ClamdClient(parseEndpoint(clamd.tcp), { timeoutMs: 60000 });
+    // the same client in clamd sessions, as the warden scans: the cheapest way to feed clamd
+    sessionClient = new ClamdClient(parseEndpoint(clamd.tcp), { timeoutMs: 60000, sessions: true });
 
     // --- the warden, as a process, default settings (WARDEN_CONCURRENCY auto: clamd's MaxThreads) ---
     warden = await WardenProcess.start({
@@ -240,17 +243,17 @@ async function run(opts = {}) {
     const streams = (await warden.health()).queue.concurrency;
     if (streams !== o.threads) o.log(`warning: the warden scans on ${streams} streams, the raw baseline on ${o.threads}`);
 
-    const rawScanFile = async (f) => {
+    const rawScanFile = async (f, c = client) => {
       const t0 = now();
-      const v = await client.instream(oneChunk(fs.readFileSync(f)));
+      const v = await c.instream(oneChunk(fs.readFileSync(f)));
       return { ms: now() - t0, v };
     };
-    /** raw INSTREAM of these files on o.threads streams; ms */
-    const rawThroughput = async (files) => {
+    /** raw INSTREAM of these files on o.threads streams (a connection per file, or sessions); ms */
+    const rawThroughput = async (files, c = client) => {
       let next = 0;
       const t0 = now();
       await Promise.all(Array.from({ length: o.threads }, async () => {
-        while (next < files.length) await rawScanFile(files[next++]);
+        while (next < files.length) await rawScanFile(files[next++], c);
       }));
       return now() - t0;
     };
@@ -302,11 +305,14 @@ async function run(opts = {}) {
       }
       const ms = now() - t0;
       await idleWarden(); // the walk for lost events after a burst, before the baseline runs
-      const rawMs = await rawThroughput(fs.readdirSync(dir).map((f) => path.join(dir, f)));
-      return { ms, rawMs, writeMs, dir };
+      const files = fs.readdirSync(dir).map((f) => path.join(dir, f));
+      const rawMs = await rawThroughput(files);
+      const rawSessionMs = await rawThroughput(files, sessionClient);
+      return { ms, rawMs, rawSessionMs, writeMs, dir };
     };
     let smallMs = 0;
     let smallRawMs = 0;
+    let smallRawSessionMs = 0;
     let smallWriteMs = 0;
     let small = null;
     for (let r = 0; r < o.burstRounds; r++) {
@@ -314,8 +320,9 @@ async function run(opts = {}) {
       small = await burst(`burst-small-${r}`, o.burstFiles, o.burstFileSize);
       smallMs += small.ms;
       smallRawMs += small.rawMs;
+      smallRawSessionMs += small.rawSessionMs;
       smallWriteMs += small.writeMs;
-      o.log(`  warden ${round(o.burstFiles / (small.ms / 1000))} files/s, raw ${round(o.burstFiles / (small.rawMs / 1000))} files/s (writing took ${round(small.writeMs)} ms)`);
+      o.log(`  warden ${round(o.burstFiles / (small.ms / 1000))} files/s, raw ${round(o.burstFiles / (small.rawMs / 1000))} files/s, raw in sessions ${round(o.burstFiles / (small.rawSessionMs / 1000))} files/s (writing took ${round(small.writeMs)} ms)`);
     }
     o.log(`warden burst: ${o.bigFiles} × ${o.bigFileSize} B, then raw INSTREAM`);
     const big = await burst('burst-big', o.bigFiles, o.bigFileSize);
@@ -397,17 +404,20 @@ async function run(opts = {}) {
       { name: 'clamdscan --stream per file: scan latency p50', value: round(percentile(csLat, 50)), unit: 'ms', baseline: { name: `${RAW} p50`, value: round(percentile(rawLat, 50), 2) } },
       { name: 'clamdscan --stream per file: scan latency p99', value: round(percentile(csLat, 99)), unit: 'ms', baseline: { name: `${RAW} p99`, value: round(percentile(rawLat, 99), 2) } },
       { name: `warden burst throughput (${o.burstRounds} × ${o.burstFiles} × ${o.burstFileSize / 1024} KiB, write → last verdict)`, value: round(smallN / (smallMs / 1000)), unit: 'files/s', baseline: { name: `${RAW} ×${o.threads}, same files, interleaved`, value: round(smallN / (smallRawMs / 1000)) } },
+      { name: `  the same, against raw INSTREAM in sessions (the warden's transport, no per-file work)`, value: round(smallN / (smallMs / 1000)), unit: 'files/s', baseline: { name: `${RAW} in sessions ×${o.threads}, same files`, value: round(smallN / (smallRawSessionMs / 1000)) } },
       { name: `warden burst throughput (${o.burstRounds} × ${o.burstFiles} × ${o.burstFileSize / 1024} KiB)`, value: round(mb(smallN, o.burstFileSize) / (smallMs / 1000), 2), unit: 'MB/s', baseline: { name: `${RAW} ×${o.threads}`, value: round(mb(smallN, o.burstFileSize) / (smallRawMs / 1000), 2) } },
       { name: `  writing those files alone (the writer's share of the above)`, value: round(smallN / (smallWriteMs / 1000)), unit: 'files/s' },
       { name: `clamdscan --stream per file (${smallFiles.length} × ${o.burstFileSize / 1024} KiB)`, value: round(smallFiles.length / (csMs / 1000)), unit: 'files/s', baseline: { name: `${RAW} ×${o.threads}`, value: round(smallN / (smallRawMs / 1000)) } },
       { name: `warden burst throughput (${o.bigFiles} × ${o.bigFileSize / 1048576} MiB)`, value: round(mb(o.bigFiles, o.bigFileSize) / (big.ms / 1000), 1), unit: 'MB/s', baseline: { name: `${RAW} ×${o.threads}`, value: round(mb(o.bigFiles, o.bigFileSize) / (big.rawMs / 1000), 1) } },
       { name: `warden flood throughput (${o.floodFiles} × ${o.burstFileSize / 1024} KiB)`, value: round(o.floodFiles / (flood.ms / 1000)), unit: 'files/s', baseline: { name: `${RAW} ×${o.threads}`, value: round(o.floodFiles / (flood.rawMs / 1000)) } },
+      { name: `  the same, against raw INSTREAM in sessions`, value: round(o.floodFiles / (flood.ms / 1000)), unit: 'files/s', baseline: { name: `${RAW} in sessions ×${o.threads}`, value: round(o.floodFiles / (flood.rawSessionMs / 1000)) } },
       { name: `warden peak RSS (VmHWM) during the ${o.floodFiles}-file flood`, value: round(floodMem.peakKb / 1024), unit: 'MiB', baseline: { name: 'warden idle RSS, same run', value: round(idleMem.rssKb / 1024) } },
     );
     if (npmRow) rows.push(npmRow);
     return rows;
   } finally {
     if (warden) await warden.stop().catch(() => {});
+    if (sessionClient) sessionClient.close();
     if (clamd) await clamd.destroy().catch(() => {});
     fs.rmSync(base, { recursive: true, force: true });
     fs.rmSync(wsBase, { recursive: true, force: true });

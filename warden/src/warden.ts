@@ -89,7 +89,7 @@ export class Warden {
     this.logger = deps.logger ?? wardenLogger(cfg.logLevel);
     // Polling never sees a temp file go away, so a run could not end honestly: no deferral there.
     this.tempDeferral = new TempDeferral(cfg.poll ? 0 : cfg.tmpGraceMs);
-    this.clamd = new ClamdClient(cfg.clamd, { connectTimeoutMs: cfg.connectTimeoutMs, timeoutMs: cfg.scanTimeoutMs });
+    this.clamd = new ClamdClient(cfg.clamd, { connectTimeoutMs: cfg.connectTimeoutMs, timeoutMs: cfg.scanTimeoutMs, sessions: true });
     this.queue = new ScanQueue((item) => this.job.process(item), {
       concurrency: typeof cfg.concurrency === 'number' ? cfg.concurrency : 1,
       max: cfg.queueMax,
@@ -230,6 +230,7 @@ export class Warden {
     this.stopping = true;
     for (const t of this.timers) clearInterval(t);
     this.monitor.stop();
+    this.clamd.close();
     this.walks.stop();
     if (this.degradedRescan) clearInterval(this.degradedRescan);
     await this.watcher?.close();
