@@ -40,12 +40,14 @@ beforeAll(async () => {
   pki = makePki(dir);
   provider = await startHttpUpstream(pki.leaf(['provider.test']));
   impostor = await startHttpUpstream(pki.selfSigned(['badprov.test']));
-  dns = await startFakeDns({ 'provider.test': ['127.0.0.1'], 'badprov.test': ['127.0.0.1'], 'blockedprov.test': ['127.0.0.2'] });
+  dns = await startFakeDns({ 'provider.test': ['127.0.0.1'], 'badprov.test': ['127.0.0.1'], 'otherprov.test': ['127.0.0.1'], 'blockedprov.test': ['127.0.0.2'] });
   providers = parseProviders({
     providers: [
       { name: 'openai', baseUrl: `https://provider.test:${provider.port}/v1`, header: 'authorization', prefix: 'Bearer ', key: KEY_OPENAI },
       { name: 'anthropic', baseUrl: `https://provider.test:${provider.port}`, header: 'x-api-key', prefix: '', key: KEY_ANTHROPIC },
       { name: 'bad', baseUrl: `https://badprov.test:${impostor.port}/v1`, header: 'authorization', prefix: 'Bearer ', key: KEY_BAD },
+      // the resolver sends this name to the real provider's server, whose certificate (from a trusted CA) is for provider.test only
+      { name: 'misnamed', baseUrl: `https://otherprov.test:${provider.port}/v1`, header: 'authorization', prefix: 'Bearer ', key: KEY_BAD },
       { name: 'blocked', baseUrl: `https://blockedprov.test:${provider.port}`, header: 'authorization', prefix: 'Bearer ', key: KEY_BAD },
     ],
   });
@@ -149,6 +151,17 @@ describe('provider routes', () => {
     expect((await call(g, '/providers/openai/models')).status).toBe(200);
   });
 
+  it('refuses a trusted certificate for another name (a resolver that points the provider elsewhere gets no key); the right name passes', async () => {
+    const g = await gate();
+    const before = provider.requests.length;
+    const r = await call(g, '/providers/misnamed/models', { headers: { authorization: 'Bearer cell' } });
+    expect(r.status).toBe(502);
+    expect(JSON.parse(r.body)).toMatchObject({ error: 'egress denied', reason: 'upstream-failed', host: 'otherprov.test' });
+    expect(provider.requests.length).toBe(before);
+    expect((await call(g, '/providers/openai/models')).status).toBe(200);
+    expect(provider.requests.length).toBe(before + 1);
+  });
+
   it('verifies against the system CAs by default: without the test CA even the fake provider is refused', async () => {
     const g = await gate({ ca: null });
     const before = provider.requests.length;
@@ -161,7 +174,7 @@ describe('provider routes', () => {
     const g = await gate({ deny: [] });
     const unknown = await call(g, '/providers/nope/x');
     expect(unknown.status).toBe(404);
-    expect(JSON.parse(unknown.body)).toEqual({ error: 'unknown provider', provider: 'nope', providers: ['anthropic', 'bad', 'blocked', 'openai'] });
+    expect(JSON.parse(unknown.body)).toEqual({ error: 'unknown provider', provider: 'nope', providers: ['anthropic', 'bad', 'blocked', 'misnamed', 'openai'] });
     const blocked = await call(g, '/providers/blocked/x');
     expect(blocked.status).toBe(403);
     expect(JSON.parse(blocked.body)).toMatchObject({ reason: 'blocked-address', host: 'blockedprov.test' });
