@@ -34,6 +34,8 @@ const os = require('os');
 const path = require('path');
 
 const ROOT = path.resolve(__dirname, '..');
+/** clamd's ReadTimeout in the stack (infra/model/warden.ts CLAMD_READ_TIMEOUT_S) */
+const READ_TIMEOUT_S = 300;
 const WARDEN = path.join(ROOT, 'warden');
 
 function newestMtime(dir) {
@@ -227,17 +229,18 @@ async function run(opts = {}) {
   let sessionClient = null;
   const rows = [];
   try {
-    clamd = await H.startClamd({ maxThreads: o.threads, streamMaxLength: '64M', maxFileSize: '64M', maxScanSize: '256M', extraConfig: ['DisableCache yes'] });
+    // ReadTimeout as the stack's clamd has it (infra/model/warden.ts): the warden's scans (120 s at most) run in sessions
+    clamd = await H.startClamd({ maxThreads: o.threads, streamMaxLength: '64M', maxFileSize: '64M', maxScanSize: '256M', readTimeoutS: READ_TIMEOUT_S, extraConfig: ['DisableCache yes'] });
     const confFile = path.join(clamd.dir, 'clamd.conf');
     const client = new ClamdClient(parseEndpoint(clamd.tcp), { timeoutMs: 60000 });
     // the same client in clamd sessions, as the warden scans: the cheapest way to feed clamd
-    sessionClient = new ClamdClient(parseEndpoint(clamd.tcp), { timeoutMs: 60000, sessions: true });
+    sessionClient = new ClamdClient(parseEndpoint(clamd.tcp), { timeoutMs: 60000, sessions: true, clamdReadTimeoutMs: READ_TIMEOUT_S * 1000 });
 
     // --- the warden, as a process, default settings (WARDEN_CONCURRENCY auto: clamd's MaxThreads) ---
     warden = await WardenProcess.start({
       healthPort: await H.freePort(),
       logFile: path.join(base, 'warden.log'),
-      env: { WARDEN_WATCH: ws, WARDEN_QUARANTINE: jail, WARDEN_CLAMD: clamd.tcp, WARDEN_LOG_LEVEL: 'warn', WARDEN_RESCAN_INTERVAL_S: '0', ...(o.wardenEnv || {}) },
+      env: { WARDEN_WATCH: ws, WARDEN_QUARANTINE: jail, WARDEN_CLAMD: clamd.tcp, WARDEN_CLAMD_READ_TIMEOUT_S: String(READ_TIMEOUT_S), WARDEN_LOG_LEVEL: 'warn', WARDEN_RESCAN_INTERVAL_S: '0', ...(o.wardenEnv || {}) },
     });
     for (let i = 0; i < 100 && (await warden.health()).status !== 'ok'; i++) await sleep(50);
     const streams = (await warden.health()).queue.concurrency;

@@ -27,6 +27,11 @@ export const WARDEN_HEALTH_FILE = `${WARDEN_HEALTH_DIR}/health.json`;
 /** Fixed in warden/clamd/Dockerfile. */
 export const CLAMD_USER = '10310:10310';
 export const CLAMD_PORT = 3310;
+/**
+ * clamd's ReadTimeout, told to the warden too: its scans (WARDEN_SCAN_TIMEOUT_MS, 120 s) run in
+ * clamd sessions only when they end well before it (warden/src/clamdClient.ts).
+ */
+export const CLAMD_READ_TIMEOUT_S = 300;
 export const SIGNATURE_DIR = '/var/lib/clamav';
 /** How long clamd waits for freshclam's first download before it exits (and is restarted). */
 const CLAMD_DB_WAIT_S = 1800;
@@ -96,6 +101,7 @@ export function wardenContainerSpec(config: JailConfig): ContainerSpec {
       WARDEN_UNSCANNABLE: w.unscannable,
       WARDEN_MAX_FILE_SIZE: `${w.maxFileSizeMb}M`,
       WARDEN_CONCURRENCY: 'auto',
+      WARDEN_CLAMD_READ_TIMEOUT_S: String(CLAMD_READ_TIMEOUT_S),
       WARDEN_HEALTH_PORT: String(WARDEN_HEALTH_PORT),
       WARDEN_HEALTH_HOST: '127.0.0.1',
       WARDEN_HEALTH_FILE,
@@ -156,6 +162,7 @@ export function clamdContainerSpec(config: JailConfig): ContainerSpec {
       CLAMD_MAX_FILE_SIZE: `${w.maxFileSizeMb}M`,
       CLAMD_MAX_SCAN_SIZE: `${Math.max(4 * w.maxFileSizeMb, 400)}M`,
       CLAMD_SELF_CHECK_S: '300',
+      CLAMD_READ_TIMEOUT_S: String(CLAMD_READ_TIMEOUT_S),
       CLAMD_TMP: '/tmp',
     },
     tmpfs: { '/tmp': scratchTmpfs(spoolMb, 'mode=1777') },

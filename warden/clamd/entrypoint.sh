@@ -18,6 +18,7 @@ is_number "${CLAMD_PORT:-3310}" || die "CLAMD_PORT must be a port number, got '$
 is_number "${CLAMD_MAX_THREADS:-4}" || die "CLAMD_MAX_THREADS must be a number, got '${CLAMD_MAX_THREADS}'"
 is_number "${CLAMD_DB_WAIT_S:-0}" || die "CLAMD_DB_WAIT_S must be a number of seconds, got '${CLAMD_DB_WAIT_S}'"
 is_number "${CLAMD_SELF_CHECK_S:-600}" || die "CLAMD_SELF_CHECK_S must be a number of seconds, got '${CLAMD_SELF_CHECK_S}'"
+is_number "${CLAMD_READ_TIMEOUT_S:-120}" || die "CLAMD_READ_TIMEOUT_S must be a number of seconds, got '${CLAMD_READ_TIMEOUT_S}'"
 
 # notify: where freshclam tells clamd to reload (only when both run in this container)
 write_freshclam_conf() {
@@ -92,6 +93,7 @@ MaxScanSize ${CLAMD_MAX_SCAN_SIZE:-400M}
 AlertExceedsMax yes
 ConcurrentDatabaseReload yes
 SelfCheck ${CLAMD_SELF_CHECK_S:-600}
+ReadTimeout ${CLAMD_READ_TIMEOUT_S:-120}
 CONF
 
 if [ "${CLAMD_SIGNATURES:-freshclam}" = freshclam ]; then

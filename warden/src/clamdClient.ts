@@ -10,6 +10,12 @@
 // ended, a clean or infected reply carrying this request's number and nothing after it); anything
 // else (a timeout, an error reply, a size limit, a reply for another request, a failed source)
 // drops the connection, so no reply can be read as another file's verdict.
+//
+// clamd ends a session whose client has sent nothing for its ReadTimeout, even while it scans
+// (outside a session it stops watching a connection once the stream has ended), and then sends no
+// verdict. So a scan uses a session only when its own timeout ends well before clamd's
+// (`clamdReadTimeoutMs`), and a session is used again only while clamd's clock, which runs from
+// the last byte it received, is far from its end.
 
 import * as net from 'net';
 import {
@@ -49,6 +55,8 @@ export interface ClamdClientOptions {
   sessions?: boolean;
   /** how long an idle session may wait for its next scan (default SESSION_IDLE_MS) */
   sessionIdleMs?: number;
+  /** clamd's ReadTimeout (default 120 s, clamd's own default); see the top of this file */
+  clamdReadTimeoutMs?: number;
 }
 
 /**
@@ -56,6 +64,8 @@ export interface ClamdClientOptions {
  * default), so clamd never closes one as we start a scan on it.
  */
 export const SESSION_IDLE_MS = 5000;
+/** What a scan's timeout, or a session's idle time, must leave before clamd's ReadTimeout. */
+export const SESSION_MARGIN_MS = 5000;
 /** Idle sessions kept (one per concurrent scan is all the warden needs). */
 const MAX_IDLE_SESSIONS = 16;
 
@@ -63,9 +73,11 @@ interface Session {
   sock: net.Socket;
   /** clamd numbers the requests of a session from 1 and prefixes each reply with it */
   nextId: number;
-  idleSince: number;
-  /** while parked: drops the session when clamd closes it or sends anything */
+  /** performance.now() when the last byte went out: clamd's ReadTimeout runs from its arrival */
+  lastSentAt: number;
+  /** while parked: drops the session when clamd closes it or sends anything, or when it has waited too long */
   onIdle: () => void;
+  idleTimer: NodeJS.Timeout | null;
 }
 
 /** A session reply "N: text": the request number and the text, or null if it is not one. */
@@ -79,7 +91,9 @@ export class ClamdClient {
   readonly timeoutMs: number;
   readonly sessions: boolean;
   readonly sessionIdleMs: number;
+  readonly clamdReadTimeoutMs: number;
   private readonly idle: Session[] = [];
+  private closed = false;
   /** sessions opened (for tests and the bench: reuse shows as few openings for many scans) */
   sessionsOpened = 0;
 
@@ -87,16 +101,31 @@ export class ClamdClient {
     this.connectTimeoutMs = opts.connectTimeoutMs ?? 5000;
     this.timeoutMs = opts.timeoutMs ?? 120000;
     this.sessions = opts.sessions ?? false;
-    this.sessionIdleMs = Math.min(opts.sessionIdleMs ?? SESSION_IDLE_MS, SESSION_IDLE_MS);
+    this.clamdReadTimeoutMs = opts.clamdReadTimeoutMs ?? 120_000;
+    this.sessionIdleMs = Math.max(0, Math.min(opts.sessionIdleMs ?? SESSION_IDLE_MS, SESSION_IDLE_MS, this.clamdReadTimeoutMs - SESSION_MARGIN_MS));
   }
 
   toString(): string {
     return endpointToString(this.endpoint);
   }
 
-  /** End the idle sessions (scans in progress finish on theirs, which are then dropped). */
+  /** Sessions waiting for a scan. */
+  get idleSessions(): number {
+    return this.idle.length;
+  }
+
+  /** Whether a scan with this timeout may run in a session: it must end well before clamd's ReadTimeout. */
+  sessionFor(timeoutMs: number): boolean {
+    return this.sessions && !this.closed && timeoutMs + SESSION_MARGIN_MS <= this.clamdReadTimeoutMs;
+  }
+
+  /** End the idle sessions; scans in progress end theirs, and later scans open a connection each. */
   close(): void {
-    for (const s of this.idle.splice(0)) this.endSession(s);
+    this.closed = true;
+    for (const s of this.idle.splice(0)) {
+      this.unpark(s);
+      this.endSession(s);
+    }
   }
 
   private connect(): Promise<net.Socket> {
@@ -125,35 +154,39 @@ export class ClamdClient {
 
   /** A parked session that is still fresh, or a new one. */
   private async session(): Promise<Session> {
-    const now = Date.now();
+    const now = performance.now();
     for (let s = this.idle.pop(); s; s = this.idle.pop()) {
       this.unpark(s);
-      if (!s.sock.destroyed && now - s.idleSince < this.sessionIdleMs) return s;
+      if (!s.sock.destroyed && now - s.lastSentAt < this.sessionIdleMs) return s;
       this.endSession(s);
     }
     const sock = await this.connect();
     this.sessionsOpened++;
     // IDSESSION has no reply of its own; the first request of the session is number 1.
     sock.write(commandBytes('IDSESSION'));
-    return { sock, nextId: 1, idleSince: now, onIdle: () => {} };
+    return { sock, nextId: 1, lastSentAt: performance.now(), onIdle: () => {}, idleTimer: null };
   }
 
   private park(s: Session): void {
-    if (this.idle.length >= MAX_IDLE_SESSIONS) return this.endSession(s);
-    s.idleSince = Date.now();
+    if (this.closed || this.idle.length >= MAX_IDLE_SESSIONS) return this.endSession(s);
     s.onIdle = () => {
       const i = this.idle.indexOf(s);
       if (i >= 0) this.idle.splice(i, 1);
       this.unpark(s);
-      s.sock.destroy();
+      this.endSession(s);
     };
     for (const ev of ['data', 'end', 'close', 'error']) s.sock.on(ev, s.onIdle);
+    // ended on time even if no scan comes to take it (clamd counts open connections)
+    s.idleTimer = setTimeout(s.onIdle, Math.max(0, this.sessionIdleMs - (performance.now() - s.lastSentAt)));
+    s.idleTimer.unref();
     s.sock.unref();
     this.idle.push(s);
   }
 
   private unpark(s: Session): void {
     for (const ev of ['data', 'end', 'close', 'error']) s.sock.off(ev, s.onIdle);
+    if (s.idleTimer) clearTimeout(s.idleTimer);
+    s.idleTimer = null;
     s.sock.ref();
   }
 
@@ -208,7 +241,7 @@ export class ClamdClient {
    * ClamdUnavailableError. A reply that arrives early (size limit) ends the stream.
    */
   async instream(source: AsyncIterable<Buffer>, timeoutMs = this.timeoutMs): Promise<Verdict> {
-    const session = this.sessions ? await this.session() : null;
+    const session = this.sessionFor(timeoutMs) ? await this.session() : null;
     const sock = session ? session.sock : await this.connect();
     const id = session ? session.nextId++ : 0;
     return new Promise<Verdict>((resolve, reject) => {
@@ -224,6 +257,8 @@ export class ClamdClient {
         if (!session) return parseScanReply(raw);
         const r = splitSessionReply(trimReply(raw));
         if (r && r.id === id) return parseScanReply(r.text);
+        // clamd's own read timeout, unnumbered: no verdict for this file (scanJob asks PING, as after ours)
+        if (/^COMMAND READ TIMED OUT/.test(trimReply(raw))) return { kind: 'unscannable', reason: 'timeout', detail: `clamd ended the session (its ReadTimeout) during request ${id}` };
         return new ClamdUnavailableError(`INSTREAM to ${this}: the session answered ${JSON.stringify(raw.slice(0, 80))} to request ${id}`, 'EPROTO', true);
       };
       const onData = (d: string) => {
@@ -313,6 +348,7 @@ export class ClamdClient {
         if (!settled && !closed) {
           sock.uncork();
           streamEnded = true;
+          if (session) session.lastSentAt = performance.now();
         }
       })().catch((e) => settle(null, e as Error));
     });

@@ -25,6 +25,8 @@ export interface WardenConfig {
   queueMax: number;
   connectTimeoutMs: number;
   scanTimeoutMs: number;
+  /** clamd's ReadTimeout, in seconds: whether scans can run in sessions (clamdClient.ts) */
+  clamdReadTimeoutS: number;
   chunkSize: number;
   backoffMinMs: number;
   backoffMaxMs: number;
@@ -107,6 +109,7 @@ export const SETTINGS: readonly Setting[] = [
   { env: 'WARDEN_CONCURRENCY', key: 'concurrency', def: 'auto', parse: concurrency, help: "scans in flight: 'auto' = clamd's MaxThreads (from STATS), or 1..64" },
   { env: 'WARDEN_QUEUE_MAX', key: 'queueMax', def: '10000', parse: int(10, 10000000), help: 'most paths held in the scan queue; beyond it events are dropped and a full rescan is scheduled (bounded memory under a flood)' },
   { env: 'WARDEN_CONNECT_TIMEOUT_MS', key: 'connectTimeoutMs', def: '5000', parse: int(100, 600000), help: 'timeout for connecting to clamd' },
+  { env: 'WARDEN_CLAMD_READ_TIMEOUT_S', key: 'clamdReadTimeoutS', def: '120', parse: int(0, 86400), help: "clamd's ReadTimeout (120 is clamd's default): scans run in clamd sessions kept open between files when WARDEN_SCAN_TIMEOUT_MS ends at least 5 s before it (clamd ends a quiet session even mid-scan), otherwise on a connection each; 0 = never in sessions" },
   { env: 'WARDEN_SCAN_TIMEOUT_MS', key: 'scanTimeoutMs', def: '120000', parse: int(100, 3600000), help: 'timeout for one scan; a timeout while clamd still answers PING makes the file unscannable' },
   { env: 'WARDEN_CHUNK_SIZE', key: 'chunkSize', def: '64K', parse: parseSize, help: 'INSTREAM chunk size' },
   { env: 'WARDEN_BACKOFF_MIN_MS', key: 'backoffMinMs', def: '250', parse: int(10, 600000), help: 'first retry delay while clamd is unreachable (doubles up to the max)' },

@@ -89,7 +89,7 @@ export class Warden {
     this.logger = deps.logger ?? wardenLogger(cfg.logLevel);
     // Polling never sees a temp file go away, so a run could not end honestly: no deferral there.
     this.tempDeferral = new TempDeferral(cfg.poll ? 0 : cfg.tmpGraceMs);
-    this.clamd = new ClamdClient(cfg.clamd, { connectTimeoutMs: cfg.connectTimeoutMs, timeoutMs: cfg.scanTimeoutMs, sessions: true });
+    this.clamd = new ClamdClient(cfg.clamd, { connectTimeoutMs: cfg.connectTimeoutMs, timeoutMs: cfg.scanTimeoutMs, sessions: cfg.clamdReadTimeoutS > 0, clamdReadTimeoutMs: cfg.clamdReadTimeoutS * 1000 });
     this.queue = new ScanQueue((item) => this.job.process(item), {
       concurrency: typeof cfg.concurrency === 'number' ? cfg.concurrency : 1,
       max: cfg.queueMax,

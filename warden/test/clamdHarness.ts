@@ -50,6 +50,11 @@ export function hdbLines(sigs: Signature[]): string {
   return sigs.map((s) => `${s.md5}:${s.size}:${s.name}`).join('\n') + '\n';
 }
 
+/** The test clamd's ReadTimeout: scans of up to 25 s (the tests' WARDEN_SCAN_TIMEOUT_MS) run in sessions. */
+export const HARNESS_READ_TIMEOUT_S = 30;
+/** The scan timeout the in-process test wardens use, so that they scan in sessions as the stack's does. */
+export const HARNESS_SCAN_TIMEOUT_MS = 20_000;
+
 export interface ClamdOptions {
   signatures?: Signature[];
   maxThreads?: number;
@@ -62,6 +67,8 @@ export interface ClamdOptions {
   /** reuse this TCP port (else a free one) */
   port?: number;
   readyTimeoutMs?: number;
+  /** clamd's ReadTimeout in seconds (default HARNESS_READ_TIMEOUT_S); the warden's scans use sessions when theirs ends 5 s before it */
+  readTimeoutS?: number;
   /** more clamd.conf lines, e.g. ['DisableCache yes'] for benchmarks */
   extraConfig?: string[];
   /** writes more databases (.hdb, .hsb, .ndb, ...) into clamd's DatabaseDirectory before it starts */
@@ -182,7 +189,7 @@ export async function startClamd(opts: ClamdOptions = {}): Promise<ClamdInstance
     'AlertExceedsMax yes',
     'SelfCheck 0',
     'Bytecode no',
-    'ReadTimeout 30',
+    `ReadTimeout ${opts.readTimeoutS ?? HARNESS_READ_TIMEOUT_S}`,
     'CommandReadTimeout 10',
     ...(opts.extraConfig ?? []),
   ].filter(Boolean).join('\n') + '\n';

@@ -4,7 +4,7 @@
 import * as net from 'net';
 import { ClamdClient, ClamdUnavailableError, splitSessionReply } from '../src/clamdClient';
 import { parseEndpoint, type Verdict } from '../src/clamdProtocol';
-import { ClamdInstance, EICAR, startClamd } from './clamdHarness';
+import { ClamdInstance, EICAR, HARNESS_READ_TIMEOUT_S, startClamd } from './clamdHarness';
 
 jest.setTimeout(60000);
 
@@ -13,6 +13,8 @@ async function* chunksOf(buf: Buffer, size = 65536): AsyncGenerator<Buffer> {
 }
 
 const INFECTED = { kind: 'infected', signature: 'Eicar-Test-Signature.UNOFFICIAL' };
+/** Sessions need a scan timeout that ends 5 s before clamd's ReadTimeout (the harness's, and the fake servers' "30 s"). */
+const SESSIONS = { sessions: true, timeoutMs: 20_000, clamdReadTimeoutMs: HARNESS_READ_TIMEOUT_S * 1000 };
 const CLEAN = { kind: 'clean' };
 
 describe('splitSessionReply', () => {
@@ -35,7 +37,7 @@ describe('clamd sessions against a real clamd', () => {
 
   test('200 scans on 2 streams: each verdict is its own file’s, on 2 sessions (a connection per file opens none)', async () => {
     for (const sessions of [true, false]) {
-      const c = new ClamdClient(parseEndpoint(clamd.tcp), { sessions });
+      const c = new ClamdClient(parseEndpoint(clamd.tcp), { ...SESSIONS, sessions });
       const files = Array.from({ length: 200 }, (_, i) => (i % 3 === 0 ? EICAR : Buffer.from(`clean file ${i}\n`)));
       const verdicts: Verdict[] = new Array(files.length);
       let next = 0;
@@ -52,7 +54,7 @@ describe('clamd sessions against a real clamd', () => {
   });
 
   test('a size limit drops the session (its reply ends the stream); the next scan is right, on a new one', async () => {
-    const c = new ClamdClient(parseEndpoint(clamd.unix), { sessions: true });
+    const c = new ClamdClient(parseEndpoint(clamd.unix), SESSIONS);
     expect(await c.instream(chunksOf(EICAR))).toEqual(INFECTED);
     const over = await c.instream(chunksOf(Buffer.alloc(3 * 1024 * 1024, 'x')));
     expect(over.kind).toBe('unscannable');
@@ -64,7 +66,7 @@ describe('clamd sessions against a real clamd', () => {
   });
 
   test('a failed source drops the session; the next scan is right', async () => {
-    const c = new ClamdClient(parseEndpoint(clamd.tcp), { sessions: true });
+    const c = new ClamdClient(parseEndpoint(clamd.tcp), SESSIONS);
     async function* broken(): AsyncGenerator<Buffer> {
       yield Buffer.from('abc');
       throw new Error('EIO');
@@ -77,7 +79,7 @@ describe('clamd sessions against a real clamd', () => {
   });
 
   test('an idle session past its time is ended, not used', async () => {
-    const c = new ClamdClient(parseEndpoint(clamd.tcp), { sessions: true, sessionIdleMs: 100 });
+    const c = new ClamdClient(parseEndpoint(clamd.tcp), { ...SESSIONS, sessionIdleMs: 100 });
     expect(await c.instream(chunksOf(EICAR))).toEqual(INFECTED);
     expect(await c.instream(chunksOf(EICAR))).toEqual(INFECTED);
     expect(c.sessionsOpened).toBe(1);
@@ -87,8 +89,35 @@ describe('clamd sessions against a real clamd', () => {
     c.close();
   });
 
+  test('a scan whose timeout does not end 5 s before clamd\'s ReadTimeout runs on a connection of its own (clamd would end a quiet session mid-scan)', async () => {
+    const c = new ClamdClient(parseEndpoint(clamd.tcp), { sessions: true, timeoutMs: 26_000, clamdReadTimeoutMs: 30_000 });
+    expect(c.sessionFor(26_000)).toBe(false);
+    expect(c.sessionFor(25_000)).toBe(true);
+    expect(await c.instream(chunksOf(EICAR))).toEqual(INFECTED);
+    expect(await c.instream(chunksOf(EICAR), 25_000)).toEqual(INFECTED);
+    expect(c.sessionsOpened).toBe(1);
+    // a session waits at most until 5 s before clamd's clock, which runs from the last byte sent, ends
+    expect(new ClamdClient(parseEndpoint(clamd.tcp), { sessions: true, clamdReadTimeoutMs: 7_000 }).sessionIdleMs).toBe(2_000);
+    c.close();
+  });
+
+  test('close(): the waiting sessions end, a scan in flight ends its own, later scans take a connection each', async () => {
+    const c = new ClamdClient(parseEndpoint(clamd.tcp), SESSIONS);
+    expect(await Promise.all([c.instream(chunksOf(EICAR)), c.instream(chunksOf(EICAR))])).toEqual([INFECTED, INFECTED]);
+    expect(c.idleSessions).toBe(2);
+    const inFlight = c.instream(chunksOf(Buffer.from('still going\n')));
+    c.close();
+    expect(c.idleSessions).toBe(0);
+    expect(await inFlight).toEqual(CLEAN);
+    expect(c.idleSessions).toBe(0);
+    expect(await c.instream(chunksOf(EICAR))).toEqual(INFECTED);
+    expect(c.sessionsOpened).toBe(2);
+    expect(c.idleSessions).toBe(0);
+    expect(c.sessionFor(1000)).toBe(false);
+  });
+
   test('clamd killed and started again while sessions wait: the dead ones are dropped, no scan gets a wrong verdict', async () => {
-    const c = new ClamdClient(parseEndpoint(clamd.tcp), { sessions: true });
+    const c = new ClamdClient(parseEndpoint(clamd.tcp), SESSIONS);
     await Promise.all([c.instream(chunksOf(EICAR)), c.instream(chunksOf(EICAR))]);
     expect(c.sessionsOpened).toBe(2);
     await clamd.kill();
@@ -103,7 +132,7 @@ describe('clamd sessions against a real clamd', () => {
 });
 
 /** A session server: `answer(request number, stream bytes, connection number, socket)` returns what to write back (null: nothing). */
-async function fakeSessionServer(answer: (id: number, bytes: Buffer, conn: number, sock: net.Socket) => string | null): Promise<{ port: number; connections: () => number; close: () => Promise<void> }> {
+async function fakeSessionServer(answer: (id: number, bytes: Buffer, conn: number, sock: net.Socket) => string | null): Promise<{ port: number; connections: () => number; open: () => number; close: () => Promise<void> }> {
   let conns = 0;
   const sockets = new Set<net.Socket>();
   const server = net.createServer((s) => {
@@ -147,6 +176,7 @@ async function fakeSessionServer(answer: (id: number, bytes: Buffer, conn: numbe
   return {
     port: (server.address() as net.AddressInfo).port,
     connections: () => conns,
+    open: () => sockets.size,
     close: async () => {
       sockets.forEach((s) => s.destroy());
       await new Promise((r) => server.close(r));
@@ -160,7 +190,7 @@ describe('clamd sessions against servers that break the protocol', () => {
   test('control: a server that numbers its replies right gives each file its verdict on one session', async () => {
     const srv = await fakeSessionServer((id, b) => `${id}: stream: ${isEicar(b) ? 'Eicar-Test-Signature FOUND' : 'OK'}\0`);
     try {
-      const c = new ClamdClient({ kind: 'tcp', host: '127.0.0.1', port: srv.port }, { sessions: true });
+      const c = new ClamdClient({ kind: 'tcp', host: '127.0.0.1', port: srv.port }, SESSIONS);
       expect(await c.instream(chunksOf(Buffer.from('a')))).toEqual(CLEAN);
       expect(await c.instream(chunksOf(EICAR))).toEqual({ kind: 'infected', signature: 'Eicar-Test-Signature' });
       expect(await c.instream(chunksOf(Buffer.from('b')))).toEqual(CLEAN);
@@ -175,7 +205,7 @@ describe('clamd sessions against servers that break the protocol', () => {
     // answers every request as if it were the first: the second file's "OK" would be the first's
     const srv = await fakeSessionServer((_id, b) => `1: stream: ${isEicar(b) ? 'Eicar-Test-Signature FOUND' : 'OK'}\0`);
     try {
-      const c = new ClamdClient({ kind: 'tcp', host: '127.0.0.1', port: srv.port }, { sessions: true });
+      const c = new ClamdClient({ kind: 'tcp', host: '127.0.0.1', port: srv.port }, SESSIONS);
       expect(await c.instream(chunksOf(Buffer.from('a')))).toEqual(CLEAN);
       const err = await c.instream(chunksOf(Buffer.from('b'))).catch((e) => e);
       expect(err).toBeInstanceOf(ClamdUnavailableError);
@@ -195,10 +225,42 @@ describe('clamd sessions against servers that break the protocol', () => {
       conn === 1 && id === 1 ? '1: stream: OK\x002: stream: OK\0' : `${id}: stream: ${isEicar(b) ? 'Eicar-Test-Signature FOUND' : 'OK'}\0`,
     );
     try {
-      const c = new ClamdClient({ kind: 'tcp', host: '127.0.0.1', port: srv.port }, { sessions: true });
+      const c = new ClamdClient({ kind: 'tcp', host: '127.0.0.1', port: srv.port }, SESSIONS);
       expect(await c.instream(chunksOf(Buffer.from('a')))).toEqual(CLEAN);
       expect(await c.instream(chunksOf(EICAR))).toEqual({ kind: 'infected', signature: 'Eicar-Test-Signature' });
       expect(srv.connections()).toBe(2);
+      c.close();
+    } finally {
+      await srv.close();
+    }
+  });
+
+  test("clamd's own read timeout in a session (unnumbered, then a hang-up) is a timeout verdict, never clean and not an outage", async () => {
+    const srv = await fakeSessionServer((id, _b, _conn, sock) => {
+      if (id === 2) {
+        sock.end('COMMAND READ TIMED OUT\n');
+        return null;
+      }
+      return `${id}: stream: OK\0`;
+    });
+    try {
+      const c = new ClamdClient({ kind: 'tcp', host: '127.0.0.1', port: srv.port }, SESSIONS);
+      expect(await c.instream(chunksOf(Buffer.from('a')))).toEqual(CLEAN);
+      expect(await c.instream(chunksOf(EICAR))).toMatchObject({ kind: 'unscannable', reason: 'timeout' });
+      c.close();
+    } finally {
+      await srv.close();
+    }
+  });
+
+  test('a session nobody takes is ended after its idle time, not left open until clamd ends it', async () => {
+    const srv = await fakeSessionServer((id) => `${id}: stream: OK\0`);
+    try {
+      const c = new ClamdClient({ kind: 'tcp', host: '127.0.0.1', port: srv.port }, { ...SESSIONS, sessionIdleMs: 100 });
+      await Promise.all([c.instream(chunksOf(Buffer.from('a'))), c.instream(chunksOf(Buffer.from('b')))]);
+      expect(srv.open()).toBe(2);
+      await new Promise((r) => setTimeout(r, 400));
+      expect(srv.open()).toBe(0);
       c.close();
     } finally {
       await srv.close();
@@ -212,7 +274,7 @@ describe('clamd sessions against servers that break the protocol', () => {
       return `${id}: stream: ${isEicar(b) ? 'Eicar-Test-Signature FOUND' : 'OK'}\0`;
     });
     try {
-      const c = new ClamdClient({ kind: 'tcp', host: '127.0.0.1', port: srv.port }, { sessions: true });
+      const c = new ClamdClient({ kind: 'tcp', host: '127.0.0.1', port: srv.port }, SESSIONS);
       expect(await c.instream(chunksOf(Buffer.from('a')))).toEqual(CLEAN);
       await new Promise((r) => setTimeout(r, 100));
       expect(await c.instream(chunksOf(EICAR))).toEqual({ kind: 'infected', signature: 'Eicar-Test-Signature' });

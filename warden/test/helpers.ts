@@ -8,6 +8,7 @@ import { Warden, WardenDeps } from '../src/warden';
 import { createLogger } from '@clawjail/log';
 import * as shared from '../../test/helpers/wait';
 import { QuarantineRecord } from '../src/quarantineStore';
+import { HARNESS_READ_TIMEOUT_S, HARNESS_SCAN_TIMEOUT_MS } from './clamdHarness';
 
 export { sleep } from '../../test/helpers/wait';
 
@@ -115,6 +116,9 @@ export function wardenConfig(sbx: Sandbox, clamd: string, env: Record<string, st
     WARDEN_BACKOFF_MIN_MS: '100',
     WARDEN_BACKOFF_MAX_MS: '500',
     WARDEN_RESCAN_INTERVAL_S: '0',
+    // sessions, as in the stack: the scan timeout ends well before the test clamd's ReadTimeout
+    WARDEN_SCAN_TIMEOUT_MS: String(HARNESS_SCAN_TIMEOUT_MS),
+    WARDEN_CLAMD_READ_TIMEOUT_S: String(HARNESS_READ_TIMEOUT_S),
     ...env,
   });
 }

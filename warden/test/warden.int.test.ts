@@ -108,6 +108,10 @@ describe('warden (in-process, real clamd)', () => {
     }
     const lines = readAudit(sbx.store).filter((l) => l.event === 'clean' && l.path!.text === files[7].p);
     expect(lines[0]).toMatchObject({ sha256: sha256(files[7].data), size: files[7].data.length });
+    // in clamd sessions, as in the stack: a few for the 300 scans, not one each
+    expect(warden.clamd.sessions).toBe(true);
+    expect(warden.clamd.sessionsOpened).toBeGreaterThan(0);
+    expect(warden.clamd.sessionsOpened).toBeLessThan(30);
   });
 
   describe('evasion (issue point 3)', () => {
