@@ -7,7 +7,7 @@ import * as fs from 'fs';
 import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
-import { CLAMD_PORT, WARDEN_QUARANTINE_DIR } from '../../infra/model';
+import { CLAMD_PORT, WARDEN_HEALTH_FILE, WARDEN_QUARANTINE_DIR } from '../../infra/model';
 import { EICAR } from '../../warden/test/clamdHarness';
 import { clawjail } from './cli';
 import { testJail, type TestJail } from './testJail';
@@ -108,6 +108,10 @@ describe('the prisoner writes malware into its workspace', () => {
     expect(verdicts.length).toBeGreaterThan(0);
     expect(new Set(verdicts)).toEqual(new Set(['clean']));
     expect(about('payload.com').filter((l) => l.event === 'quarantined').map((l) => l.verdict)).toEqual(['infected']);
+    // the stack's clamd and warden agree on clamd's ReadTimeout, so the scans ran in clamd sessions
+    const health = JSON.parse((await jail.deployment.exec(warden, ['cat', WARDEN_HEALTH_FILE])).stdout) as { clamd: { sessions: boolean; sessionsOpened: number } };
+    expect(health.clamd).toMatchObject({ sessions: true, sessionsOpened: expect.any(Number) });
+    expect(health.clamd.sessionsOpened).toBeGreaterThan(0);
   });
 
   it('an atomic-write temp file renamed into place is caught under its final name', async () => {

@@ -319,7 +319,8 @@ export class Warden {
       caughtUp: this.walks.startup.state === 'done' && queue.pending === 0 && queue.inflight === 0,
       pid: process.pid,
       uptimeS: Math.round((Date.now() - this.startedAt) / 1000),
-      clamd: { endpoint: endpointToString(this.cfg.clamd), ...clamd },
+      // sessions: whether scans run in clamd sessions (the scan timeout ends before clamd's ReadTimeout), and how many were opened
+      clamd: { endpoint: endpointToString(this.cfg.clamd), ...clamd, sessions: this.clamd.sessionFor(this.cfg.scanTimeoutMs), sessionsOpened: this.clamd.sessionsOpened },
       queue,
       startupScan: this.walks.startup,
       walksActive: this.walks.active,
