@@ -139,27 +139,27 @@ describe('provider routes', () => {
     expect(chunks.length).toBeGreaterThanOrEqual(2);
   });
 
-  it('refuses an upstream whose certificate does not verify (502, nothing sent); the trusted one passes', async () => {
+  /** The route's TLS check fails: 502 upstream-failed, logged, and the server behind it gets no request; the trusted route passes. */
+  async function refusedBeforeSending(route: string, host: string, server: HttpUpstream): Promise<void> {
     const g = await gate();
-    const before = impostor.requests.length;
-    const r = await call(g, '/providers/bad/models', { headers: { authorization: 'Bearer cell' } });
+    const before = server.requests.length;
+    const r = await call(g, `/providers/${route}/models`, { headers: { authorization: 'Bearer cell' } });
     expect(r.status).toBe(502);
-    expect(JSON.parse(r.body)).toMatchObject({ error: 'egress denied', reason: 'upstream-failed', host: 'badprov.test' });
+    expect(JSON.parse(r.body)).toMatchObject({ error: 'egress denied', reason: 'upstream-failed', host });
     expect(r.headers['x-clawjail-egress']).toBe('denied; reason=upstream-failed');
-    expect(impostor.requests.length).toBe(before);
-    expect(g.decisions().find((d) => d.provider === 'bad')).toMatchObject({ reason: 'upstream-failed' });
+    expect(server.requests.length).toBe(before);
+    expect(g.decisions().find((d) => d.provider === route)).toMatchObject({ reason: 'upstream-failed' });
+    const providerBefore = provider.requests.length;
     expect((await call(g, '/providers/openai/models')).status).toBe(200);
+    expect(provider.requests.length).toBe(providerBefore + 1);
+  }
+
+  it('refuses an upstream whose certificate does not verify (502, nothing sent); the trusted one passes', async () => {
+    await refusedBeforeSending('bad', 'badprov.test', impostor);
   });
 
   it('refuses a trusted certificate for another name (a resolver that points the provider elsewhere gets no key); the right name passes', async () => {
-    const g = await gate();
-    const before = provider.requests.length;
-    const r = await call(g, '/providers/misnamed/models', { headers: { authorization: 'Bearer cell' } });
-    expect(r.status).toBe(502);
-    expect(JSON.parse(r.body)).toMatchObject({ error: 'egress denied', reason: 'upstream-failed', host: 'otherprov.test' });
-    expect(provider.requests.length).toBe(before);
-    expect((await call(g, '/providers/openai/models')).status).toBe(200);
-    expect(provider.requests.length).toBe(before + 1);
+    await refusedBeforeSending('misnamed', 'otherprov.test', provider);
   });
 
   it('verifies against the system CAs by default: without the test CA even the fake provider is refused', async () => {

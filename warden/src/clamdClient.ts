@@ -60,8 +60,8 @@ export interface ClamdClientOptions {
 }
 
 /**
- * An idle session is used again for this long at most: well under clamd's IdleTimeout (30 s by
- * default), so clamd never closes one as we start a scan on it.
+ * An idle session is used again for this long at most (and less when clamd's ReadTimeout leaves
+ * less): clamd never ends one as we start a scan on it, and idle ones do not pile up in clamd.
  */
 export const SESSION_IDLE_MS = 5000;
 /** What a scan's timeout, or a session's idle time, must leave before clamd's ReadTimeout. */
@@ -255,10 +255,11 @@ export class ClamdClient {
       /** The verdict in a reply (without its terminator); in a session, only one numbered for this request. */
       const verdictOf = (raw: string): Verdict | Error => {
         if (!session) return parseScanReply(raw);
-        const r = splitSessionReply(trimReply(raw));
+        const trimmed = trimReply(raw);
+        const r = splitSessionReply(trimmed);
         if (r && r.id === id) return parseScanReply(r.text);
         // clamd's own read timeout, unnumbered: no verdict for this file (scanJob asks PING, as after ours)
-        if (/^COMMAND READ TIMED OUT/.test(trimReply(raw))) return { kind: 'unscannable', reason: 'timeout', detail: `clamd ended the session (its ReadTimeout) during request ${id}` };
+        if (/^COMMAND READ TIMED OUT/.test(trimmed)) return { kind: 'unscannable', reason: 'timeout', detail: `clamd ended the session (its ReadTimeout) during request ${id}` };
         return new ClamdUnavailableError(`INSTREAM to ${this}: the session answered ${JSON.stringify(raw.slice(0, 80))} to request ${id}`, 'EPROTO', true);
       };
       const onData = (d: string) => {

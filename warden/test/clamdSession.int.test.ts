@@ -2,7 +2,7 @@
 // the replies a session must never take as a verdict (another request's number, extra replies).
 
 import * as net from 'net';
-import { ClamdClient, ClamdUnavailableError, splitSessionReply } from '../src/clamdClient';
+import { ClamdClient, ClamdUnavailableError, splitSessionReply, type ClamdClientOptions } from '../src/clamdClient';
 import { parseEndpoint, type Verdict } from '../src/clamdProtocol';
 import { ClamdInstance, EICAR, HARNESS_READ_TIMEOUT_S, startClamd } from './clamdHarness';
 
@@ -185,104 +185,91 @@ async function fakeSessionServer(answer: (id: number, bytes: Buffer, conn: numbe
 }
 
 const isEicar = (b: Buffer) => b.equals(EICAR);
+/** What a well-behaved clamd answers to request `id` (the fake's own signature name). */
+const rightAnswer = (id: number, b: Buffer) => `${id}: stream: ${isEicar(b) ? 'Eicar-Test-Signature FOUND' : 'OK'}\0`;
+const FAKE_INFECTED = { kind: 'infected', signature: 'Eicar-Test-Signature' };
+
+/** A session client against a fake server that answers with `answer`; both closed afterwards. */
+async function withFakeServer(
+  answer: Parameters<typeof fakeSessionServer>[0],
+  body: (c: ClamdClient, srv: Awaited<ReturnType<typeof fakeSessionServer>>) => Promise<void>,
+  opts: ClamdClientOptions = SESSIONS,
+): Promise<void> {
+  const srv = await fakeSessionServer(answer);
+  const c = new ClamdClient({ kind: 'tcp', host: '127.0.0.1', port: srv.port }, opts);
+  try {
+    await body(c, srv);
+  } finally {
+    c.close();
+    await srv.close();
+  }
+}
 
 describe('clamd sessions against servers that break the protocol', () => {
   test('control: a server that numbers its replies right gives each file its verdict on one session', async () => {
-    const srv = await fakeSessionServer((id, b) => `${id}: stream: ${isEicar(b) ? 'Eicar-Test-Signature FOUND' : 'OK'}\0`);
-    try {
-      const c = new ClamdClient({ kind: 'tcp', host: '127.0.0.1', port: srv.port }, SESSIONS);
+    await withFakeServer(rightAnswer, async (c, srv) => {
       expect(await c.instream(chunksOf(Buffer.from('a')))).toEqual(CLEAN);
-      expect(await c.instream(chunksOf(EICAR))).toEqual({ kind: 'infected', signature: 'Eicar-Test-Signature' });
+      expect(await c.instream(chunksOf(EICAR))).toEqual(FAKE_INFECTED);
       expect(await c.instream(chunksOf(Buffer.from('b')))).toEqual(CLEAN);
       expect(srv.connections()).toBe(1);
-      c.close();
-    } finally {
-      await srv.close();
-    }
+    });
   });
 
   test('a reply numbered for another request is no verdict (clamd counts as failed), and the session is dropped', async () => {
     // answers every request as if it were the first: the second file's "OK" would be the first's
-    const srv = await fakeSessionServer((_id, b) => `1: stream: ${isEicar(b) ? 'Eicar-Test-Signature FOUND' : 'OK'}\0`);
-    try {
-      const c = new ClamdClient({ kind: 'tcp', host: '127.0.0.1', port: srv.port }, SESSIONS);
+    await withFakeServer((_id, b) => rightAnswer(1, b), async (c, srv) => {
       expect(await c.instream(chunksOf(Buffer.from('a')))).toEqual(CLEAN);
       const err = await c.instream(chunksOf(Buffer.from('b'))).catch((e) => e);
       expect(err).toBeInstanceOf(ClamdUnavailableError);
       expect(err).toMatchObject({ code: 'EPROTO', midScan: true });
       // a new session: its first request is 1 again, and is answered right
-      expect(await c.instream(chunksOf(EICAR))).toEqual({ kind: 'infected', signature: 'Eicar-Test-Signature' });
+      expect(await c.instream(chunksOf(EICAR))).toEqual(FAKE_INFECTED);
       expect(srv.connections()).toBe(2);
-      c.close();
-    } finally {
-      await srv.close();
-    }
+    });
   });
 
   test('an extra reply after the verdict is never the next file’s: the session is dropped', async () => {
     // the first answer carries a second, unasked "2: stream: OK"; the next file is EICAR
-    const srv = await fakeSessionServer((id, b, conn) =>
-      conn === 1 && id === 1 ? '1: stream: OK\x002: stream: OK\0' : `${id}: stream: ${isEicar(b) ? 'Eicar-Test-Signature FOUND' : 'OK'}\0`,
-    );
-    try {
-      const c = new ClamdClient({ kind: 'tcp', host: '127.0.0.1', port: srv.port }, SESSIONS);
+    await withFakeServer((id, b, conn) => (conn === 1 && id === 1 ? '1: stream: OK\x002: stream: OK\0' : rightAnswer(id, b)), async (c, srv) => {
       expect(await c.instream(chunksOf(Buffer.from('a')))).toEqual(CLEAN);
-      expect(await c.instream(chunksOf(EICAR))).toEqual({ kind: 'infected', signature: 'Eicar-Test-Signature' });
+      expect(await c.instream(chunksOf(EICAR))).toEqual(FAKE_INFECTED);
       expect(srv.connections()).toBe(2);
-      c.close();
-    } finally {
-      await srv.close();
-    }
+    });
   });
 
   test("clamd's own read timeout in a session (unnumbered, then a hang-up) is a timeout verdict, never clean and not an outage", async () => {
-    const srv = await fakeSessionServer((id, _b, _conn, sock) => {
-      if (id === 2) {
-        sock.end('COMMAND READ TIMED OUT\n');
-        return null;
-      }
-      return `${id}: stream: OK\0`;
-    });
-    try {
-      const c = new ClamdClient({ kind: 'tcp', host: '127.0.0.1', port: srv.port }, SESSIONS);
+    const answer = (id: number, b: Buffer, _conn: number, sock: net.Socket) => {
+      if (id !== 2) return rightAnswer(id, b);
+      sock.end('COMMAND READ TIMED OUT\n');
+      return null;
+    };
+    await withFakeServer(answer, async (c) => {
       expect(await c.instream(chunksOf(Buffer.from('a')))).toEqual(CLEAN);
       expect(await c.instream(chunksOf(EICAR))).toMatchObject({ kind: 'unscannable', reason: 'timeout' });
-      c.close();
-    } finally {
-      await srv.close();
-    }
+    });
   });
 
   test('a session nobody takes is ended after its idle time, not left open until clamd ends it', async () => {
-    const srv = await fakeSessionServer((id) => `${id}: stream: OK\0`);
-    try {
-      const c = new ClamdClient({ kind: 'tcp', host: '127.0.0.1', port: srv.port }, { ...SESSIONS, sessionIdleMs: 100 });
+    await withFakeServer(rightAnswer, async (c, srv) => {
       await Promise.all([c.instream(chunksOf(Buffer.from('a'))), c.instream(chunksOf(Buffer.from('b')))]);
       expect(srv.open()).toBe(2);
       await new Promise((r) => setTimeout(r, 400));
       expect(srv.open()).toBe(0);
-      c.close();
-    } finally {
-      await srv.close();
-    }
+    }, { ...SESSIONS, sessionIdleMs: 100 });
   });
 
   /** One clean file, a wait while the session is parked, then EICAR: it must be infected, on a second connection. */
   async function parkedSessionSpoiled(spoil: (sock: net.Socket) => void): Promise<void> {
-    const srv = await fakeSessionServer((id, b, conn, sock) => {
+    const answer = (id: number, b: Buffer, conn: number, sock: net.Socket) => {
       if (conn === 1 && id === 1) setTimeout(() => spoil(sock), 20);
-      return `${id}: stream: ${isEicar(b) ? 'Eicar-Test-Signature FOUND' : 'OK'}\0`;
-    });
-    try {
-      const c = new ClamdClient({ kind: 'tcp', host: '127.0.0.1', port: srv.port }, SESSIONS);
+      return rightAnswer(id, b);
+    };
+    await withFakeServer(answer, async (c, srv) => {
       expect(await c.instream(chunksOf(Buffer.from('a')))).toEqual(CLEAN);
       await new Promise((r) => setTimeout(r, 100));
-      expect(await c.instream(chunksOf(EICAR))).toEqual({ kind: 'infected', signature: 'Eicar-Test-Signature' });
+      expect(await c.instream(chunksOf(EICAR))).toEqual(FAKE_INFECTED);
       expect(srv.connections()).toBe(2);
-      c.close();
-    } finally {
-      await srv.close();
-    }
+    });
   }
 
   test('an unasked reply while the session waits drops it: the next file is not given that "OK"', async () => {
